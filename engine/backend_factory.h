@@ -1,0 +1,31 @@
+// Chooses and creates the Backend for a device name. This file is the only place that knows
+// which backends were compiled in (the one `#if HYMBA_WITH_CUDA` of the code base).
+//
+// Errors: Unimplemented for "cuda" in a build without CUDA; NotFound for "cuda" without a GPU;
+// InvalidArgument for an unknown device or precision name.
+// Thread safety: functions are thread-safe; the returned backend is not.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "engine/api/backend.h"
+
+namespace hymba::engine {
+
+struct BackendOptions {
+  std::string device = "auto";     // auto | cpu | cuda
+  std::string precision = "auto";  // auto | f32 | bf16
+  int threads = 0;                 // CPU worker threads; 0 = all cores
+};
+
+// Resolves "auto": bf16 where the CPU has AVX512-BF16 (or on a GPU), else f32.
+absl::StatusOr<Precision> ResolvePrecision(const std::string& name, const std::string& device);
+
+absl::StatusOr<std::unique_ptr<Backend>> CreateBackend(const BackendOptions& options);
+
+// Whether this binary was built with the CUDA backend.
+bool CudaCompiledIn();
+
+}  // namespace hymba::engine

@@ -1,0 +1,28 @@
+#include <cuda_runtime.h>
+
+#include <cstdio>
+
+#include "engine/cuda/cuda_device.h"
+
+namespace hymba::engine::cuda {
+
+int DeviceCount() {
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess) {
+    cudaGetLastError();  // clear the sticky error of a missing driver
+    return 0;
+  }
+  return count;
+}
+
+std::string DescribeDevice(int index) {
+  cudaDeviceProp prop;
+  const cudaError_t err = cudaGetDeviceProperties(&prop, index);
+  if (err != cudaSuccess) return std::string("no CUDA device: ") + cudaGetErrorString(err);
+  char buf[256];
+  std::snprintf(buf, sizeof(buf), "cuda:%d (%s, sm_%d%d, %.0f GiB)", index, prop.name, prop.major,
+                prop.minor, prop.totalGlobalMem / 1073741824.0);
+  return buf;
+}
+
+}  // namespace hymba::engine::cuda

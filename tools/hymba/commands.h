@@ -1,0 +1,25 @@
+// The `hymba` sub-commands. Each returns the process exit code: 0 on success; on any error it
+// prints one line "hymba <command>: <message>" to stderr and returns non-zero.
+//
+// Thread safety: each runs on the main thread.
+#pragma once
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "engine/hymba_engine.h"
+#include "tools/hymba/cli_args.h"
+
+namespace hymba::tools {
+
+absl::Status RunLogits(CliArgs& args);
+absl::Status RunGenerate(CliArgs& args);
+absl::Status RunBench(CliArgs& args);
+
+// --model, --precision (default `default_precision`), --threads, --device, --max-slots,
+// --max-seq-len: the options every engine-backed command shares.
+absl::StatusOr<engine::EngineOptions> EngineOptionsFromArgs(CliArgs& args,
+                                                            const std::string& default_precision,
+                                                            int default_slots);
+
+}  // namespace hymba::tools

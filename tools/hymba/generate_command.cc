@@ -1,0 +1,111 @@
+// hymba generate: streams a completion of a prompt (text or token ids) to stdout.
+#include <cstdio>
+#include <string>
+
+#include "engine/base/status_macros.h"
+#include "engine/model/detokenizer.h"
+#include "engine/model/tokenizer.h"
+#include "scheduler/sampler.h"
+#include "tools/hymba/commands.h"
+
+namespace hymba::tools {
+namespace {
+
+std::string JsonEscape(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::Status RunGenerate(CliArgs& args) {
+  HY_ASSIGN_OR_RETURN(engine::EngineOptions options, EngineOptionsFromArgs(args, "auto", 1));
+  HY_ASSIGN_OR_RETURN(int max_tokens, args.IntOr("max-tokens", 64));
+  scheduler::SamplingParams sampling;
+  HY_ASSIGN_OR_RETURN(double temperature, args.DoubleOr("temperature", 0.0));
+  HY_ASSIGN_OR_RETURN(sampling.top_k, args.IntOr("top-k", 0));
+  HY_ASSIGN_OR_RETURN(double top_p, args.DoubleOr("top-p", 1.0));
+  HY_ASSIGN_OR_RETURN(int seed, args.IntOr("seed", 0));
+  sampling.temperature = static_cast<float>(temperature);
+  sampling.top_p = static_cast<float>(top_p);
+  sampling.seed = static_cast<uint64_t>(seed);
+  const bool json = args.Flag("json");
+  const bool ignore_eos = args.Flag("ignore-eos");
+  const bool has_prompt = args.Has("prompt"), has_tokens = args.Has("tokens");
+  if (has_prompt == has_tokens)
+    return absl::InvalidArgumentError("give exactly one of --prompt and --tokens");
+  if (max_tokens <= 0) return absl::InvalidArgumentError("--max-tokens: must be > 0");
+  HY_RETURN_IF_ERROR(scheduler::ValidateSamplingParams(sampling));
+
+  HY_ASSIGN_OR_RETURN(auto tokenizer, engine::Tokenizer::Load(options.model_dir));
+  std::vector<int32_t> prompt;
+  if (has_prompt) {
+    HY_ASSIGN_OR_RETURN(std::string text, args.String("prompt"));
+    HY_ASSIGN_OR_RETURN(std::vector<int> ids, tokenizer->Encode(text, /*add_special=*/true));
+    prompt.assign(ids.begin(), ids.end());
+  } else {
+    HY_ASSIGN_OR_RETURN(std::vector<int> ids, args.IntList("tokens"));
+    prompt.assign(ids.begin(), ids.end());
+  }
+  HY_RETURN_IF_ERROR(args.Finish());
+  if (prompt.empty()) return absl::InvalidArgumentError("--prompt: encodes to no tokens");
+  if (options.max_seq_len == 0) options.max_seq_len = static_cast<int>(prompt.size()) + max_tokens;
+  HY_ASSIGN_OR_RETURN(auto eng, engine::HymbaEngine::Create(options));
+
+  engine::IncrementalDetokenizer detok(*tokenizer, /*strip_leading_space=*/!has_prompt);
+  std::vector<int> generated;
+  std::string text;
+  std::vector<int32_t> feed = prompt;
+  for (int step = 0; step < max_tokens; ++step) {
+    engine::BatchPlan plan;
+    engine::BatchEntry entry;
+    entry.slot = 0;
+    entry.reset_slot = step == 0;
+    entry.start_pos = step == 0 ? 0 : eng->SlotLength(0);
+    entry.tokens = feed;
+    plan.entries.push_back(entry);
+    HY_ASSIGN_OR_RETURN(engine::StepResult result, eng->Step(plan));
+    const int next = scheduler::SampleToken(result.last_row(0), result.vocab_size, sampling, step);
+    generated.push_back(next);
+    if (next == tokenizer->eos_id() && !ignore_eos) break;
+    const std::string piece = detok.Push(next);
+    text += piece;
+    if (!json) {
+      std::fwrite(piece.data(), 1, piece.size(), stdout);
+      std::fflush(stdout);
+    }
+    feed.assign(1, next);
+    if (eng->SlotLength(0) + 1 > eng->info().max_seq_len) break;
+  }
+  const std::string tail = detok.Flush();
+  text += tail;
+  if (json) {
+    std::string out = "{\"tokens\":[";
+    for (size_t i = 0; i < generated.size(); ++i) out += (i ? "," : "") + std::to_string(generated[i]);
+    out += "],\"text\":\"" + JsonEscape(text) + "\"}\n";
+    std::fwrite(out.data(), 1, out.size(), stdout);
+  } else {
+    std::fwrite(tail.data(), 1, tail.size(), stdout);
+    std::fputc('\n', stdout);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace hymba::tools

@@ -1,0 +1,52 @@
+// hymba: command-line tools around the engine (logits, generate, bench).
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "tools/hymba/commands.h"
+
+namespace {
+
+constexpr char kUsage[] =
+    "usage: hymba <command> [options]\n"
+    "  logits   --model DIR --tokens 1,5,9 [--all] [--precision f32|bf16|auto] [--threads N]\n"
+    "  generate --model DIR (--prompt TEXT | --tokens IDS) --max-tokens N [--temperature T]\n"
+    "           [--top-k K] [--top-p P] [--seed S] [--json] [--ignore-eos] [--precision P] [--threads N]\n"
+    "  bench    --model DIR --batch B --prompt-len P --gen-len G [--precision P] [--threads N]\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "help") {
+    std::fputs(kUsage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  spdlog::set_level(spdlog::level::warn);
+  const std::string command = argv[1];
+  std::vector<std::string> rest(argv + 2, argv + argc);
+  auto args = hymba::tools::CliArgs::Parse(rest, {"all", "json", "verbose", "ignore-eos"});
+  absl::Status status;
+  if (!args.ok()) {
+    status = args.status();
+  } else {
+    if (args->Flag("verbose")) spdlog::set_level(spdlog::level::info);
+    if (command == "logits") {
+      status = hymba::tools::RunLogits(*args);
+    } else if (command == "generate") {
+      status = hymba::tools::RunGenerate(*args);
+    } else if (command == "bench") {
+      status = hymba::tools::RunBench(*args);
+    } else {
+      std::fprintf(stderr, "hymba: unknown command '%s'\n%s", command.c_str(), kUsage);
+      return 2;
+    }
+  }
+  if (!status.ok()) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "hymba %s: %s\n", command.c_str(), std::string(status.message()).c_str());
+    return 1;
+  }
+  return 0;
+}
