@@ -2,16 +2,18 @@
 // ships in tokenizer_config.json (HYMBA.md, "Tokenizer and chat"), such as Hymba-1.5B-Instruct's
 // `<extra_id_0>System ... <extra_id_1>User ... <extra_id_1>Assistant` template.
 //
-// The interpreter covers the Jinja subset chat templates use, with the settings Hugging Face renders
-// them with (trim_blocks, lstrip_blocks, no autoescape, the final newline of the source dropped):
+// The interpreter covers the Jinja subset chat templates use, with the settings Hugging Face
+// renders them with (trim_blocks, lstrip_blocks, no autoescape, the final newline of the source
+// dropped):
 //   - text, {{ expr }}, {# comments #}, whitespace control {%- -%} {{- -}} (and {%+ to keep);
 //   - {% if %}/{% elif %}/{% else %}/{% endif %}; {% for x in xs [if cond] %} ... {% else %}
 //     {% endfor %} with loop.index0/index/revindex/revindex0/first/last/length, tuple targets
-//     (`for k, v in d.items()`), {% break %}/{% continue %}; {% set x = ... %}, {% set ns.x = ... %}
-//     (loop bodies scope their variables as Jinja does);
+//     (`for k, v in d.items()`), {% break %}/{% continue %}; {% set x = ... %}, {% set ns.x = ...
+//     %} (loop bodies scope their variables as Jinja does);
 //   - literals (strings with escapes, ints, floats, true/false/none, lists, dicts), + - * / // % ~,
 //     comparisons, and/or/not, in/not in, `a if c else b`, attribute and subscript access, slices;
-//   - filters trim, length/count, tojson(indent), upper, lower, default/d, first, last, join, string,
+//   - filters trim, length/count, tojson(indent), upper, lower, default/d, first, last, join,
+//   string,
 //     safe, capitalize, title, replace, int, list, items, reverse; tests defined, undefined, none,
 //     string, number, integer, float, boolean, mapping, sequence, iterable, odd, even, true, false,
 //     eq/equalto; string methods strip/lstrip/rstrip/upper/lower/title/capitalize/startswith/

@@ -66,8 +66,7 @@ bool CanComplete(const uint8_t* bytes, int have, int n) {
 
 }  // namespace
 
-IncrementalDetokenizer::IncrementalDetokenizer(const Tokenizer& tokenizer,
-                                               bool strip_leading_space)
+IncrementalDetokenizer::IncrementalDetokenizer(const Tokenizer& tokenizer, bool strip_leading_space)
     : tokenizer_(tokenizer),
       strip_leading_space_(strip_leading_space),
       strip_next_space_(strip_leading_space) {}

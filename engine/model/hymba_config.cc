@@ -5,7 +5,6 @@
 #include <cstdint>
 #include <fstream>
 #include <limits>
-#include <set>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -137,24 +136,25 @@ absl::Status ReadSizes(const ConfigReader& r, HymbaConfig* c) {
   }
   // Keeps every derived size (e.g. in_proj rows, about 5 * d_inner) well inside an int.
   if (static_cast<int64_t>(c->mamba_expand) * c->hidden_size > (1 << 26)) {
-    return r.Error("mamba_expand", absl::StrFormat(": mamba_expand * hidden_size %d is too large",
-                                                   c->hidden_size));
+    return r.Error("mamba_expand",
+                   absl::StrFormat(": mamba_expand * hidden_size %d is too large", c->hidden_size));
   }
   // `mamba_dt_rank`: an integer or "auto" (= ceil(H / 16), as the official config resolves it).
   c->mamba_dt_rank = (c->hidden_size + 15) / 16;
   if (const json* v = r.Find("mamba_dt_rank"); v != nullptr && !(v->is_string() && *v == "auto")) {
-    if (!v->is_number_integer()) return r.Error("mamba_dt_rank", ": expected an integer or \"auto\"");
+    if (!v->is_number_integer())
+      return r.Error("mamba_dt_rank", ": expected an integer or \"auto\"");
     HY_RETURN_IF_ERROR(r.Int("mamba_dt_rank", false, &c->mamba_dt_rank));
     if (c->mamba_dt_rank <= 0) return r.Error("mamba_dt_rank", ": must be positive");
   }
   if (c->hidden_size % c->num_attention_heads != 0) {
-    return r.Error("num_attention_heads", absl::StrFormat(": hidden_size %d is not divisible by it",
-                                                          c->hidden_size));
+    return r.Error("num_attention_heads",
+                   absl::StrFormat(": hidden_size %d is not divisible by it", c->hidden_size));
   }
   if (c->num_attention_heads % c->num_key_value_heads != 0) {
-    return r.Error("num_key_value_heads",
-                   absl::StrFormat(": num_attention_heads %d is not divisible by it",
-                                   c->num_attention_heads));
+    return r.Error(
+        "num_key_value_heads",
+        absl::StrFormat(": num_attention_heads %d is not divisible by it", c->num_attention_heads));
   }
   if (c->d_inner() % c->num_attention_heads != 0) {
     return r.Error("num_attention_heads",
@@ -166,7 +166,8 @@ absl::Status ReadSizes(const ConfigReader& r, HymbaConfig* c) {
   for (const char* key : {"attn_hidden_size", "kq_head_dim"}) {
     int value = -1;
     HY_RETURN_IF_ERROR(r.Int(key, false, &value));
-    if (value > 0) return r.Error(key, ": only values <= 0 (derived from hidden_size) are supported");
+    if (value > 0)
+      return r.Error(key, ": only values <= 0 (derived from hidden_size) are supported");
   }
   return absl::OkStatus();
 }
@@ -206,13 +207,14 @@ absl::Status ReadFeatures(const ConfigReader& r, HymbaConfig* c) {
   int interspersed = 0;
   HY_RETURN_IF_ERROR(r.Int("memory_tokens_interspersed_every", false, &interspersed));
   if (interspersed != 0) {
-    return r.Error("memory_tokens_interspersed_every", ": interspersed meta tokens are not supported");
+    return r.Error("memory_tokens_interspersed_every",
+                   ": interspersed meta tokens are not supported");
   }
   std::string kq_norm;
   HY_RETURN_IF_ERROR(r.String("kq_norm", "none", &kq_norm));
   if (kq_norm != "none") {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "%s: kq_norm '%s' is not supported (only \"none\")", r.source(), kq_norm));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s: kq_norm '%s' is not supported (only \"none\")", r.source(), kq_norm));
   }
   return absl::OkStatus();
 }
@@ -306,7 +308,7 @@ absl::Status ReadLayers(const ConfigReader& r, HymbaConfig* c) {
       HY_RETURN_IF_ERROR(CheckLayer(r, "kv_reuse_group", layer, num_layers));
       if (group_of[layer] >= 0) {
         return r.Error("kv_reuse_group",
-                       absl::StrFormat(": layer %d is in more than one group", layer));
+                       absl::StrFormat(": layer %d is listed more than once", layer));
       }
       group_of[layer] = g;
       if (j > 0 && layer <= group[0]) {
@@ -362,8 +364,7 @@ int HymbaConfig::in_proj_rows(int layer) const {
 }
 
 bool HymbaConfig::is_global(int layer) const {
-  return std::find(global_attn_idx.begin(), global_attn_idx.end(), layer) !=
-         global_attn_idx.end();
+  return std::find(global_attn_idx.begin(), global_attn_idx.end(), layer) != global_attn_idx.end();
 }
 
 int HymbaConfig::kv_producer(int layer) const {

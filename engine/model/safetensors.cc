@@ -75,9 +75,9 @@ absl::Status ParseEntry(const std::string& path, const std::string& name, const 
   const std::string dtype_name = dtype->get<std::string>();
   absl::StatusOr<DType> parsed = ParseDType(dtype_name);
   if (!parsed.ok()) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "%s: tensor %s has unsupported dtype %s (supported: F32, F16, BF16)", path, name,
-        dtype_name));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s: tensor %s has unsupported dtype %s (supported: F32, F16, BF16)", path,
+                        name, dtype_name));
   }
   view->name = name;
   view->dtype = *parsed;
@@ -127,11 +127,10 @@ absl::StatusOr<json> ReadIndexFile(const std::string& path) {
   for (auto it = map->begin(); it != map->end(); ++it) {
     const json& file = it.value();
     if (!file.is_string() || file.get<std::string>().empty() ||
-        file.get<std::string>().find('/') != std::string::npos ||
-        file.get<std::string>() == "..") {
-      return absl::DataLossError(absl::StrFormat(
-          "%s: weight_map entry for %s must be a file name in the model directory", path,
-          it.key()));
+        file.get<std::string>().find('/') != std::string::npos || file.get<std::string>() == "..") {
+      return absl::DataLossError(
+          absl::StrFormat("%s: weight_map entry for %s must be a file name in the model directory",
+                          path, it.key()));
     }
   }
   return json(std::move(*map));
@@ -246,8 +245,8 @@ absl::Status SafetensorsArchive::AddFile(const std::string& path, std::vector<st
   }
   for (TensorView& view : views) {
     if (tensors_.count(view.name) != 0) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "%s: duplicate tensor %s (already in another shard)", path, view.name));
+      return absl::InvalidArgumentError(
+          absl::StrFormat("%s: duplicate tensor %s (already in another shard)", path, view.name));
     }
     if (added != nullptr) added->push_back(view.name);
     std::string name = view.name;

@@ -140,7 +140,8 @@ absl::StatusOr<TokenizerConfig> ParseConfig(const std::string& text, const std::
     HY_RETURN_IF_ERROR(ReadToken(json, "bos_token", file, &config.bos_token));
     HY_RETURN_IF_ERROR(ReadToken(json, "eos_token", file, &config.eos_token));
     HY_RETURN_IF_ERROR(ReadToken(json, "pad_token", file, &config.pad_token));
-    if (json.contains("chat_template")) config.chat_template = ChatTemplateFrom(json["chat_template"]);
+    if (json.contains("chat_template"))
+      config.chat_template = ChatTemplateFrom(json["chat_template"]);
   } catch (const Json::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat(file, ": ", e.what()));
   }
@@ -266,8 +267,7 @@ absl::StatusOr<int> Tokenizer::ResolveToken(const std::string& content,
       absl::StrCat(file, ": token '", content, "' is not in the vocabulary"));
 }
 
-absl::StatusOr<std::vector<int>> Tokenizer::Encode(absl::string_view text,
-                                                   bool add_special) const {
+absl::StatusOr<std::vector<int>> Tokenizer::Encode(absl::string_view text, bool add_special) const {
   std::vector<int> ids;
   if (add_special && add_bos_token_ && bos_id_ >= 0) ids.push_back(bos_id_);
   // next[i]: where token_strings_[i] next occurs at or after `start` (npos: nowhere).

@@ -1,6 +1,6 @@
-// Tokenizer: a checkpoint's SentencePiece model (`tokenizer.model`) plus the Hugging Face settings in
-// `tokenizer_config.json` (BOS/EOS handling, added tokens such as Hymba's `[PAD]` = 32000, the chat
-// template). See HYMBA.md, "Tokenizer and chat".
+// Tokenizer: a checkpoint's SentencePiece model (`tokenizer.model`) plus the Hugging Face settings
+// in `tokenizer_config.json` (BOS/EOS handling, added tokens such as Hymba's `[PAD]` = 32000, the
+// chat template). See HYMBA.md, "Tokenizer and chat".
 //
 // Ids below the SentencePiece piece count are SentencePiece pieces; added tokens may extend the
 // vocabulary past it. At load every id is classified once into a `TokenPiece` (text, byte-fallback
@@ -29,8 +29,8 @@ class SentencePieceModel;
 // What one id contributes to decoded text.
 struct TokenPiece {
   enum class Kind : unsigned char {
-    kText,     // `text` (SentencePiece "▁" already replaced by " ")
-    kByte,     // a byte-fallback piece `<0xNN>`: raw byte `byte`, possibly part of a UTF-8 character
+    kText,  // `text` (SentencePiece "▁" already replaced by " ")
+    kByte,  // a byte-fallback piece `<0xNN>`: raw byte `byte`, possibly part of a UTF-8 character
     kSpecial,  // BOS/EOS/unknown/pad/added special token: contributes nothing when decoding
   };
   Kind kind = Kind::kSpecial;

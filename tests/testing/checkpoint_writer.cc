@@ -1,13 +1,13 @@
 #include "tests/testing/checkpoint_writer.h"
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "engine/base/bf16.h"
 
 namespace hymba::testing {
@@ -120,9 +120,8 @@ std::string SafetensorsBytes(const std::vector<TensorSpec>& tensors,
   if (!metadata.empty()) header["__metadata__"] = metadata;
   uint64_t offset = 0;
   for (const TensorSpec& t : tensors) {
-    header[t.name] = {{"dtype", t.dtype},
-                      {"shape", t.shape},
-                      {"data_offsets", {offset, offset + t.data.size()}}};
+    header[t.name] = {
+        {"dtype", t.dtype}, {"shape", t.shape}, {"data_offsets", {offset, offset + t.data.size()}}};
     offset += t.data.size();
   }
   std::string text = header.dump();
@@ -152,15 +151,15 @@ absl::Status WriteShardedSafetensors(const std::string& dir, const std::vector<T
   uint64_t total = 0;
   const size_t n = tensors.size();
   for (int s = 0; s < num_shards; ++s) {
-    const std::string file =
-        absl::StrFormat("model-%05d-of-%05d.safetensors", s + 1, num_shards);
+    char file[64];
+    std::snprintf(file, sizeof(file), "model-%05d-of-%05d.safetensors", s + 1, num_shards);
     std::vector<TensorSpec> shard(tensors.begin() + n * s / num_shards,
                                   tensors.begin() + n * (s + 1) / num_shards);
     for (const TensorSpec& t : shard) {
       weight_map[t.name] = file;
       total += t.data.size();
     }
-    absl::Status status = WriteSafetensors(dir + "/" + file, shard);
+    absl::Status status = WriteSafetensors(absl::StrCat(dir, "/", file), shard);
     if (!status.ok()) return status;
   }
   const json index = {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}};

@@ -5,16 +5,10 @@
 #include "engine/api/ring_index.h"
 #include "engine/cpu/kernels/cpu_kernels.h"
 #include "engine/cpu/kernels/fast_math.h"
+#include "engine/cpu/kernels/reduce.h"
 
 namespace hymba::engine::cpu {
 namespace {
-
-inline float Dot(const float* a, const float* b, int n) {
-  float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-  for (int i = 0; i < n; ++i) s += a[i] * b[i];
-  return s;
-}
 
 inline void Axpy(float w, const float* x, float* y, int n) {
 #pragma omp simd
@@ -73,13 +67,9 @@ void AttendOne(const AttentionArgs& a, const SeqSpan& s, int i, int h, std::vect
     scores[t] *= a.scale;
     mx = std::max(mx, scores[t]);
   }
-  float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-  for (int t = 0; t < n_keys; ++t) {
-    scores[t] = FastExp(scores[t] - mx);
-    sum += scores[t];
-  }
-  const float inv = 1.0f / sum;
+#pragma omp simd
+  for (int t = 0; t < n_keys; ++t) scores[t] = FastExp(scores[t] - mx);
+  const float inv = 1.0f / Sum(scores.data(), n_keys);
   float* out = a.out + static_cast<size_t>(s.row + i) * a.ld_out + h * a.dv;
   std::fill(out, out + a.dv, 0.0f);
   n = 0;

@@ -3,6 +3,7 @@
 
 #include "engine/cpu/kernels/cpu_kernels.h"
 #include "engine/cpu/kernels/fast_math.h"
+#include "engine/cpu/kernels/reduce.h"
 
 namespace hymba::engine::cpu {
 
@@ -41,12 +42,7 @@ void FuseNorms(const float* a, int ld_a, const float* wa, const float* y, int ld
     const float* ar = a + static_cast<size_t>(r) * ld_a;
     const float* yr = y + static_cast<size_t>(r) * ld_y;
     float* o = out + static_cast<size_t>(r) * ld_out;
-    float sa = 0.0f, sy = 0.0f;
-#pragma omp simd reduction(+ : sa, sy)
-    for (int c = 0; c < cols; ++c) {
-      sa += ar[c] * ar[c];
-      sy += yr[c] * yr[c];
-    }
+    const float sa = SumSquares(ar, cols), sy = SumSquares(yr, cols);
     const float ia = 0.5f / std::sqrt(sa / cols + eps);
     const float iy = 0.5f / std::sqrt(sy / cols + eps);
 #pragma omp simd

@@ -38,6 +38,7 @@ struct DnnlWeight::Impl {
   // (m, ld_x, ld_y, accumulate) -> primitive; shapes repeat step after step.
   mutable std::map<std::tuple<int, int, int, bool>, dnnl::matmul> primitives;
   mutable std::vector<uint16_t> x_bf16;  // [m, k] scratch for bf16 inputs
+  mutable std::vector<float> x_f32;      // [m, k] scratch for strided f32 inputs
 
   const dnnl::matmul& Primitive(int m, int k, int n, int ld_x, int ld_y, bool accumulate) const {
     auto key = std::make_tuple(m, ld_x, ld_y, accumulate);
@@ -100,17 +101,29 @@ absl::StatusOr<std::unique_ptr<DnnlWeight>> DnnlWeight::Pack(const HostMatrix& s
 
 void DnnlWeight::Apply(const float* x, int ld_x, int m, float* y, int ld_y, bool accumulate) const {
   if (m == 0) return;
+  // oneDNN's optimized matmul wants a dense source: a strided one falls back to its reference
+  // kernel (orders of magnitude slower). Rows are packed into scratch first, converted to bf16
+  // on the way in bf16 precision.
   const void* src = x;
   int src_ld = ld_x;
   if (impl_->bf16) {
     impl_->x_bf16.resize(static_cast<size_t>(m) * k_);
     uint16_t* dst = impl_->x_bf16.data();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (m > 1)
     for (int r = 0; r < m; ++r) {
       const float* xr = x + static_cast<size_t>(r) * ld_x;
       uint16_t* dr = dst + static_cast<size_t>(r) * k_;
       for (int c = 0; c < k_; ++c) dr[c] = F32ToBf16Bits(xr[c]);
     }
+    src = dst;
+    src_ld = k_;
+  } else if (ld_x != k_) {
+    impl_->x_f32.resize(static_cast<size_t>(m) * k_);
+    float* dst = impl_->x_f32.data();
+#pragma omp parallel for schedule(static) if (m > 64)
+    for (int r = 0; r < m; ++r)
+      std::memcpy(dst + static_cast<size_t>(r) * k_, x + static_cast<size_t>(r) * ld_x,
+                  k_ * sizeof(float));
     src = dst;
     src_ld = k_;
   }

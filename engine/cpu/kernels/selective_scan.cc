@@ -2,6 +2,7 @@
 
 #include "engine/cpu/kernels/cpu_kernels.h"
 #include "engine/cpu/kernels/fast_math.h"
+#include "engine/cpu/kernels/reduce.h"
 
 namespace hymba::engine::cpu {
 namespace {
@@ -29,12 +30,9 @@ void ScanBlock(const SelectiveScanArgs& a, const SeqSpan& s, int c0, int c1) {
       float* sn = state + static_cast<size_t>(ch) * n_state;
 #pragma omp simd
       for (int n = 0; n < n_state; ++n) decay[n] = FastExp(delta * an[n]);
-      float acc = 0.0f;
-#pragma omp simd reduction(+ : acc)
-      for (int n = 0; n < n_state; ++n) {
-        sn[n] = decay[n] * sn[n] + dx * b[n];
-        acc += sn[n] * c[n];
-      }
+#pragma omp simd
+      for (int n = 0; n < n_state; ++n) sn[n] = decay[n] * sn[n] + dx * b[n];
+      const float acc = Dot(sn, c, n_state);
       y[ch] = (acc + a.d[ch] * xc[ch]) * FastSilu(z[ch]);
     }
   }
