@@ -59,14 +59,14 @@ void CpuBackend::CopyDeviceToDevice(void* dst, const void* src, size_t n) {
 void CpuBackend::Fill(void* dst, size_t n, uint8_t value) { std::memset(dst, value, n); }
 
 absl::StatusOr<std::unique_ptr<PackedWeight>> CpuBackend::PackWeight(const HostMatrix& src) {
-  auto packed = cpu::DnnlWeight::Pack(src, options_.precision == Precision::kBf16);
+  auto packed = cpu::CpuWeight::Pack(src, options_.precision == Precision::kBf16);
   if (!packed.ok()) return packed.status();
   return std::unique_ptr<PackedWeight>(std::move(packed).value());
 }
 
 void CpuBackend::Gemm(const float* x, int ld_x, int m, const PackedWeight& w, float* y, int ld_y,
                       bool accumulate) {
-  static_cast<const cpu::DnnlWeight&>(w).Apply(x, ld_x, m, y, ld_y, accumulate);
+  static_cast<const cpu::CpuWeight&>(w).Apply(x, ld_x, m, y, ld_y, accumulate);
 }
 
 void CpuBackend::Embed(const int32_t* ids, int count, const void* table, bool table_bf16, int cols,

@@ -227,7 +227,8 @@ absl::Status ReadRope(const ConfigReader& r, HymbaConfig* c) {
   HY_RETURN_IF_ERROR(
       r.Int("orig_max_position_embeddings", false, &c->orig_max_position_embeddings));
   std::string type;
-  HY_RETURN_IF_ERROR(r.String("rope_type", "default", &type));
+  // An absent rope_type means "ntk", the default of the official HymbaConfig.
+  HY_RETURN_IF_ERROR(r.String("rope_type", "ntk", &type));
   if (type == "default") {
     c->rope_type = RopeType::kDefault;
   } else if (type == "ntk") {

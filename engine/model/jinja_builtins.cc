@@ -81,24 +81,16 @@ JinjaValue Items(const JinjaValue& dict) {
   return JinjaValue::List(std::move(items));
 }
 
+// Jinja's `int` filter: truncates floats; 0 for what does not convert (or does not fit).
 JinjaValue ToInt(const JinjaValue& v) {
   int64_t i = 0;
   double d = 0;
-  switch (v.type) {
-    case Type::kInt:
-      return v;
-    case Type::kBool:
-      return JinjaValue::Int(v.b ? 1 : 0);
-    case Type::kFloat:
-      return JinjaValue::Int(static_cast<int64_t>(v.f));
-    case Type::kString:
-      if (absl::SimpleAtoi(v.s, &i)) return JinjaValue::Int(i);
-      if (absl::SimpleAtod(v.s, &d) && std::isfinite(d))
-        return JinjaValue::Int(static_cast<int64_t>(d));
-      return JinjaValue::Int(0);
-    default:
-      return JinjaValue::Int(0);
-  }
+  if (v.type == Type::kInt) return v;
+  if (v.type == Type::kBool) return JinjaValue::Int(v.b ? 1 : 0);
+  if (v.type == Type::kFloat) d = v.f;
+  if (v.type == Type::kString && absl::SimpleAtoi(v.s, &i)) return JinjaValue::Int(i);
+  if (v.type == Type::kString && !absl::SimpleAtod(v.s, &d)) d = 0;
+  return JinjaValue::Int(std::isfinite(d) && std::fabs(d) < 9e18 ? static_cast<int64_t>(d) : 0);
 }
 
 constexpr absl::string_view kFilters[] = {"capitalize", "count", "d",       "default", "first",
@@ -153,8 +145,9 @@ absl::StatusOr<JinjaList> IterateJinja(const JinjaValue& value) {
 
 absl::StatusOr<JinjaValue> ApplyJinjaFilter(absl::string_view name, const JinjaValue& input,
                                             const JinjaArgs& args) {
-  if (name == "trim")
+  if (name == "trim") {
     return JinjaValue::String(Strip(ToString(input), args.Get(0, "chars"), true, true));
+  }
   if (name == "upper" || name == "lower" || name == "capitalize" || name == "title") {
     return JinjaValue::String(CaseMap(ToString(input), name));
   }

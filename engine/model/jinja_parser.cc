@@ -16,10 +16,11 @@ using Kind = JinjaExpr::Kind;
 using TokenKind = JinjaToken::Kind;
 using ExprPtr = std::unique_ptr<JinjaExpr>;
 
-ExprPtr MakeExpr(Kind kind, size_t pos) {
+ExprPtr MakeExpr(Kind kind, size_t pos, JinjaValue value = {}) {
   auto expr = std::make_unique<JinjaExpr>();
   expr->kind = kind;
   expr->pos = pos;
+  expr->value = std::move(value);
   return expr;
 }
 
@@ -28,12 +29,6 @@ ExprPtr Over(Kind kind, size_t pos, ExprPtr first, ExprPtr second = nullptr) {
   ExprPtr expr = MakeExpr(kind, pos);
   expr->args.push_back(std::move(first));
   if (second != nullptr) expr->args.push_back(std::move(second));
-  return expr;
-}
-
-ExprPtr Literal(size_t pos, JinjaValue value) {
-  ExprPtr expr = MakeExpr(Kind::kLiteral, pos);
-  expr->value = std::move(value);
   return expr;
 }
 
@@ -90,10 +85,10 @@ absl::Status JinjaParser::ParseStatement(const JinjaSegment& segment, JinjaNode*
     node->kind = tag.text == "break" ? JinjaNode::Kind::kBreak : JinjaNode::Kind::kContinue;
     return ExpectEnd();
   }
-  for (const char* end_tag : {"elif", "else", "endif", "endfor"}) {
-    if (tag.text == end_tag) return Error(tag.pos, absl::StrCat("unexpected '", tag.text, "'"));
-  }
-  return Error(tag.pos, absl::StrCat("unsupported tag '", tag.text, "'"));
+  const bool misplaced =
+      tag.text == "elif" || tag.text == "else" || tag.text == "endif" || tag.text == "endfor";
+  return Error(tag.pos,
+               absl::StrCat(misplaced ? "unexpected '" : "unsupported tag '", tag.text, "'"));
 }
 
 absl::Status JinjaParser::ParseIf(const JinjaSegment& segment, JinjaNode* node) {
@@ -101,13 +96,11 @@ absl::Status JinjaParser::ParseIf(const JinjaSegment& segment, JinjaNode* node) 
   HY_ASSIGN_OR_RETURN(ExprPtr condition, ParseExpr());
   HY_RETURN_IF_ERROR(ExpectEnd());
   while (true) {
-    const bool is_else = condition == nullptr;
+    std::vector<absl::string_view> ends = {"elif", "else", "endif"};
+    if (condition == nullptr) ends = {"endif"};  // after {% else %}
     std::vector<JinjaNode> body;
     std::string end;
-    HY_RETURN_IF_ERROR(ParseBody(&body,
-                                 is_else ? std::vector<absl::string_view>{"endif"}
-                                         : std::vector<absl::string_view>{"elif", "else", "endif"},
-                                 &end, &segment));
+    HY_RETURN_IF_ERROR(ParseBody(&body, ends, &end, &segment));
     node->branches.emplace_back(std::move(condition), std::move(body));
     if (end == "elif") {
       HY_ASSIGN_OR_RETURN(condition, ParseExpr());
@@ -245,9 +238,12 @@ absl::StatusOr<JinjaParser::ExprPtr> JinjaParser::ParsePrimary() {
       ++token_;
       const absl::string_view word = token.text;
       if (word == "true" || word == "True" || word == "false" || word == "False") {
-        return Literal(token.pos, JinjaValue::Bool(word[0] == 't' || word[0] == 'T'));
+        return MakeExpr(Kind::kLiteral, token.pos,
+                        JinjaValue::Bool(word[0] == 't' || word[0] == 'T'));
       }
-      if (word == "none" || word == "None") return Literal(token.pos, JinjaValue::None());
+      if (word == "none" || word == "None") {
+        return MakeExpr(Kind::kLiteral, token.pos, JinjaValue::None());
+      }
       ExprPtr name = MakeExpr(Kind::kName, token.pos);
       name->name = token.text;
       return name;
@@ -255,14 +251,14 @@ absl::StatusOr<JinjaParser::ExprPtr> JinjaParser::ParsePrimary() {
     case TokenKind::kString: {
       std::string text;  // adjacent literals concatenate, as in Python
       while (Peek().kind == TokenKind::kString) text += (*tokens_)[token_++].text;
-      return Literal(token.pos, JinjaValue::String(std::move(text)));
+      return MakeExpr(Kind::kLiteral, token.pos, JinjaValue::String(std::move(text)));
     }
     case TokenKind::kInt:
-      ++token_;
-      return Literal(token.pos, JinjaValue::Int(token.int_value));
     case TokenKind::kFloat:
       ++token_;
-      return Literal(token.pos, JinjaValue::Float(token.float_value));
+      return MakeExpr(Kind::kLiteral, token.pos,
+                      token.kind == TokenKind::kInt ? JinjaValue::Int(token.int_value)
+                                                    : JinjaValue::Float(token.float_value));
     case TokenKind::kOp:
       break;
     case TokenKind::kEnd:
@@ -377,14 +373,8 @@ const JinjaToken& JinjaParser::Peek(size_t ahead) const {
   return (*tokens_)[std::min(token_ + ahead, tokens_->size() - 1)];
 }
 
-bool JinjaParser::AcceptOp(absl::string_view op) {
-  if (Peek().kind != TokenKind::kOp || Peek().text != op) return false;
-  ++token_;
-  return true;
-}
-
-bool JinjaParser::AcceptName(absl::string_view name) {
-  if (Peek().kind != TokenKind::kName || Peek().text != name) return false;
+bool JinjaParser::Accept(JinjaToken::Kind kind, absl::string_view text) {
+  if (Peek().kind != kind || Peek().text != text) return false;
   ++token_;
   return true;
 }

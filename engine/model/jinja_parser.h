@@ -101,8 +101,10 @@ class JinjaParser {
   absl::Status ParseCallArgs(JinjaExpr* call);
 
   const JinjaToken& Peek(size_t ahead = 0) const;
-  bool AcceptOp(absl::string_view op);
-  bool AcceptName(absl::string_view name);
+  // Consumes the next token when it is `text` of `kind`.
+  bool Accept(JinjaToken::Kind kind, absl::string_view text);
+  bool AcceptOp(absl::string_view op) { return Accept(JinjaToken::Kind::kOp, op); }
+  bool AcceptName(absl::string_view name) { return Accept(JinjaToken::Kind::kName, name); }
   absl::Status ExpectOp(absl::string_view op);
   absl::StatusOr<std::string> ExpectName();
   absl::Status ExpectEnd();

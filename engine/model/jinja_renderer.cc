@@ -1,43 +1,16 @@
 #include "engine/model/jinja_renderer.h"
 
-#include <cmath>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
+#include "engine/model/jinja_operators.h"
 
 namespace hymba::engine {
 namespace {
 
 using Kind = JinjaExpr::Kind;
 using Type = JinjaValue::Type;
-
-// Python's `item in container`.
-absl::StatusOr<bool> Contains(const JinjaValue& container, const JinjaValue& item) {
-  switch (container.type) {
-    case Type::kUndefined:
-      return false;
-    case Type::kString:
-      if (item.type != Type::kString) {
-        return absl::InvalidArgumentError("'in <string>' requires a string on the left");
-      }
-      return container.s.find(item.s) != std::string::npos;
-    case Type::kList:
-      for (const JinjaValue& element : *container.list) {
-        if (Equal(element, item)) return true;
-      }
-      return false;
-    case Type::kDict:
-      return item.type == Type::kString && container.Find(item.s) != nullptr;
-    default:
-      return absl::InvalidArgumentError(
-          absl::StrCat("argument of type '", container.type_name(), "' is not iterable"));
-  }
-}
-
-// Python's `a // b` and `a % b` on integers (rounding toward negative infinity).
-int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
-int64_t FloorMod(int64_t a, int64_t b) { return a - FloorDiv(a, b) * b; }
 
 }  // namespace
 
@@ -246,12 +219,16 @@ absl::StatusOr<JinjaValue> JinjaRenderer::EvalIndex(const JinjaExpr& expr) {
     const JinjaValue* value = object.Find(ToString(key));
     return value != nullptr ? *value : JinjaValue::Undefined(ToString(key));
   }
-  const bool is_list = object.type == Type::kList;
-  if ((is_list || object.type == Type::kString) && key.type == Type::kInt) {
-    const int64_t size = is_list ? object.list->size() : object.s.size();
+  if ((object.type == Type::kList || object.type == Type::kString) && key.type == Type::kInt) {
+    JinjaList characters;
+    if (object.type == Type::kString) {
+      HY_ASSIGN_OR_RETURN(characters, IterateJinja(object));
+    }
+    const JinjaList& items = object.type == Type::kList ? *object.list : characters;
+    const int64_t size = static_cast<int64_t>(items.size());
     const int64_t k = key.i < 0 ? key.i + size : key.i;
     if (k < 0 || k >= size) return JinjaValue::Undefined(ToString(key));
-    return is_list ? (*object.list)[k] : JinjaValue::String(object.s.substr(k, 1));
+    return items[k];
   }
   return Error(expr.pos, absl::StrCat("cannot index '", object.type_name(), "' with '",
                                       key.type_name(), "'"));
@@ -337,72 +314,14 @@ absl::StatusOr<JinjaValue> JinjaRenderer::EvalBinary(const JinjaExpr& expr) {
   const std::string& op = expr.name;
   HY_ASSIGN_OR_RETURN(const JinjaValue a, Eval(*expr.args[0]));
   HY_ASSIGN_OR_RETURN(const JinjaValue b, Eval(*expr.args[1]));
-  if (op == "~") return JinjaValue::String(ToString(a) + ToString(b));
-  if (op == "==" || op == "!=") return JinjaValue::Bool(Equal(a, b) == (op == "=="));
-  if (op == "in" || op == "not in") {
-    const absl::StatusOr<bool> found = Contains(b, a);
-    if (!found.ok()) return Error(expr.pos, found.status().message());
-    return JinjaValue::Bool(*found == (op == "in"));
+  // Jinja's Undefined prints as "", compares unequal and contains nothing; other uses fail.
+  if (op != "~" && op != "==" && op != "!=" && op != "in" && op != "not in") {
+    HY_RETURN_IF_ERROR(CheckDefined(*expr.args[0], a));
+    HY_RETURN_IF_ERROR(CheckDefined(*expr.args[1], b));
   }
-  HY_RETURN_IF_ERROR(CheckDefined(*expr.args[0], a));
-  HY_RETURN_IF_ERROR(CheckDefined(*expr.args[1], b));
-  if (op == "<" || op == "<=" || op == ">" || op == ">=") {
-    int order = 0;
-    if (a.is_number() && b.is_number()) {
-      order = a.as_double() < b.as_double() ? -1 : a.as_double() > b.as_double() ? 1 : 0;
-    } else if (a.type == Type::kString && b.type == Type::kString) {
-      order = a.s.compare(b.s);
-    } else {
-      return Error(expr.pos, absl::StrCat("'", op, "' not supported between '", a.type_name(),
-                                          "' and '", b.type_name(), "'"));
-    }
-    const bool result = op == "<"    ? order < 0
-                        : op == "<=" ? order <= 0
-                        : op == ">"  ? order > 0
-                                     : order >= 0;
-    return JinjaValue::Bool(result);
-  }
-  if (a.is_number() && b.is_number()) return Arithmetic(expr, a, b);
-  if (op == "+" && a.type == b.type && a.type == Type::kString)
-    return JinjaValue::String(a.s + b.s);
-  if (op == "+" && a.type == b.type && a.type == Type::kList) {
-    JinjaList items = *a.list;
-    items.insert(items.end(), b.list->begin(), b.list->end());
-    return JinjaValue::List(std::move(items));
-  }
-  if (op == "*" && a.type == Type::kString && b.type == Type::kInt && b.i < (1 << 20)) {
-    std::string text;
-    for (int64_t k = 0; k < b.i; ++k) text += a.s;
-    return JinjaValue::String(std::move(text));
-  }
-  return Error(expr.pos, absl::StrCat("unsupported operand types for ", op, ": '", a.type_name(),
-                                      "' and '", b.type_name(), "'"));
-}
-
-absl::StatusOr<JinjaValue> JinjaRenderer::Arithmetic(const JinjaExpr& expr, const JinjaValue& a,
-                                                     const JinjaValue& b) {
-  const std::string& op = expr.name;
-  if ((op == "/" || op == "//" || op == "%") && b.as_double() == 0) {
-    return Error(expr.pos, "division by zero");
-  }
-  if (a.type == Type::kInt && b.type == Type::kInt && op != "/") {
-    const int64_t x = a.i;
-    const int64_t y = b.i;
-    return JinjaValue::Int(op == "+"    ? x + y
-                           : op == "-"  ? x - y
-                           : op == "*"  ? x * y
-                           : op == "//" ? FloorDiv(x, y)
-                                        : FloorMod(x, y));
-  }
-  const double x = a.as_double();
-  const double y = b.as_double();
-  const double floor = std::floor(x / y);
-  return JinjaValue::Float(op == "+"    ? x + y
-                           : op == "-"  ? x - y
-                           : op == "*"  ? x * y
-                           : op == "/"  ? x / y
-                           : op == "//" ? floor
-                                        : x - floor * y);
+  absl::StatusOr<JinjaValue> result = ApplyJinjaOperator(op, a, b);
+  if (!result.ok()) return Error(expr.pos, result.status().message());
+  return result;
 }
 
 absl::Status JinjaRenderer::EvalArgs(const JinjaExpr& expr, JinjaArgs* args) {

@@ -49,8 +49,6 @@ class JinjaRenderer {
   absl::StatusOr<JinjaValue> EvalCall(const JinjaExpr& expr);
   absl::StatusOr<JinjaValue> EvalFilterOrTest(const JinjaExpr& expr);
   absl::StatusOr<JinjaValue> EvalBinary(const JinjaExpr& expr);
-  absl::StatusOr<JinjaValue> Arithmetic(const JinjaExpr& expr, const JinjaValue& a,
-                                        const JinjaValue& b);
   // Evaluates expr.args[1..] into positional and keyword arguments.
   absl::Status EvalArgs(const JinjaExpr& expr, JinjaArgs* args);
   // An error unless `value` is defined: "'name' is undefined".

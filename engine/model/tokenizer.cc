@@ -140,8 +140,9 @@ absl::StatusOr<TokenizerConfig> ParseConfig(const std::string& text, const std::
     HY_RETURN_IF_ERROR(ReadToken(json, "bos_token", file, &config.bos_token));
     HY_RETURN_IF_ERROR(ReadToken(json, "eos_token", file, &config.eos_token));
     HY_RETURN_IF_ERROR(ReadToken(json, "pad_token", file, &config.pad_token));
-    if (json.contains("chat_template"))
+    if (json.contains("chat_template")) {
       config.chat_template = ChatTemplateFrom(json["chat_template"]);
+    }
   } catch (const Json::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat(file, ": ", e.what()));
   }

@@ -9,6 +9,7 @@
 #include <random>
 #include <vector>
 
+#include "engine/base/bf16.h"
 #include "tests/backend/backend_test_base.h"
 
 namespace hymba::engine {
@@ -28,6 +29,41 @@ TEST_P(BackendOpsTest, GemmMatchesNaive) {
         double ref = y0[i * n + j];
         for (int t = 0; t < k; ++t) ref += static_cast<double>(x[i * k + t]) * w[j * k + t];
         EXPECT_NEAR(y[i * n + j], ref, 1e-4) << i << "," << j;
+      }
+  }
+}
+
+TEST_P(BackendOpsTest, Bf16GemmMatchesNaiveOnRoundedWeights) {
+  BackendOptions o;
+  o.device = GetParam();
+  o.precision = "bf16";
+  o.threads = 2;
+  auto bf16 = CreateBackend(o);
+  if (!bf16.ok()) GTEST_SKIP() << "no bf16 backend here: " << bf16.status();
+  Backend& b = **bf16;
+  // Every small-batch kernel width, the switch to the many-row path, and a K with a tail.
+  for (int m : {1, 2, 3, 4, 5, 8, 9, 33}) {
+    const int k = 100, n = 37;
+    auto x = Random(m * k, 12), w = Random(n * k, 13), y0 = Random(m * n, 14);
+    std::vector<uint16_t> w16(w.size());
+    for (size_t i = 0; i < w.size(); ++i) w16[i] = F32ToBf16Bits(w[i]);
+    auto packed = b.PackWeight(HostMatrix{w16.data(), true, n, k});
+    ASSERT_TRUE(packed.ok());
+    auto dx = b.Allocate(x.size() * 4), dy = b.Allocate(y0.size() * 4);
+    b.CopyToDevice(dx->data(), x.data(), x.size() * 4);
+    b.CopyToDevice(dy->data(), y0.data(), y0.size() * 4);
+    b.Gemm(dx->f32(), k, m, **packed, dy->f32(), n, /*accumulate=*/true);
+    std::vector<float> y(m * n);
+    b.CopyToHost(y.data(), dy->data(), y.size() * 4);
+    for (int i = 0; i < m; ++i)
+      for (int j = 0; j < n; ++j) {
+        double ref = y0[i * n + j], mag = 0;
+        for (int t = 0; t < k; ++t) {
+          ref += static_cast<double>(x[i * k + t]) * Bf16BitsToF32(w16[j * k + t]);
+          mag += std::fabs(x[i * k + t] * w[j * k + t]);
+        }
+        // Inputs may be rounded to bf16 too (AMX path): 2^-8 relative per product at most.
+        EXPECT_NEAR(y[i * n + j], ref, 1e-5 + mag / 256) << "m " << m << " at " << i << "," << j;
       }
   }
 }

@@ -138,8 +138,9 @@ TEST(ConfigTest, DefaultsForOptionalKeys) {
   }
   absl::StatusOr<HymbaConfig> c = ParseJson(j);
   ASSERT_TRUE(c.ok()) << c.status();
-  EXPECT_EQ(c->rope_type, RopeType::kDefault);
-  EXPECT_DOUBLE_EQ(c->rope_base(), 10000.0);
+  // The official HymbaConfig defaults rope_type to "ntk".
+  EXPECT_EQ(c->rope_type, RopeType::kNtk);
+  EXPECT_NEAR(c->rope_base(), 74534.83, 0.01);
   EXPECT_EQ(c->mamba_dt_rank, 100);
   EXPECT_EQ(c->mlp_hidden_act, MlpActivation::kSilu);
 }

@@ -17,8 +17,10 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 // tests/testing/data/tokenizer: a 400-piece SentencePiece BPE model with byte fallback, trained
-// like Llama's (identity normalization, add_dummy_prefix, no whitespace collapsing) on a few KB of
-// English, plus a tokenizer_config.json shaped like Hymba's ([PAD] right after the pieces, id 400)
+// like Llama's on a few KB of English (sentencepiece 0.1.97: model_type=bpe, vocab_size=400,
+// byte_fallback, character_coverage=1.0, normalization_rule_name=identity,
+// remove_extra_whitespaces=false, split_digits, allow_whitespace_only_pieces, unk/bos/eos = 0/1/2,
+// no pad), plus a tokenizer_config.json shaped like Hymba's ([PAD] right after the pieces, id 400)
 // with one non-special added token "<tool_call>" (401) and the Hymba-1.5B-Instruct chat template.
 std::string TestTokenizerDir() {
   return hymba::testing::SourceDir() + "/tests/testing/data/tokenizer";
@@ -129,6 +131,7 @@ TEST(TokenizerLoadTest, MissingModelIsNotFound) {
   const absl::Status status = Tokenizer::Load(dir).status();
   EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(status.message(), HasSubstr(dir + "/tokenizer.model"));
+  std::filesystem::remove_all(dir);
 }
 
 TEST(TokenizerLoadTest, CorruptModelNamesTheFile) {
@@ -137,6 +140,7 @@ TEST(TokenizerLoadTest, CorruptModelNamesTheFile) {
   const absl::Status status = Tokenizer::Load(dir).status();
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(status.message(), HasSubstr(dir + "/tokenizer.model"));
+  std::filesystem::remove_all(dir);
 }
 
 TEST(TokenizerLoadTest, BadConfigNamesTheFile) {
@@ -148,6 +152,7 @@ TEST(TokenizerLoadTest, BadConfigNamesTheFile) {
     const absl::Status status = Tokenizer::Load(dir).status();
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << config;
     EXPECT_THAT(status.message(), HasSubstr("tokenizer_config.json")) << config;
+    std::filesystem::remove_all(dir);
   }
 }
 
@@ -162,6 +167,7 @@ TEST(TokenizerLoadTest, WorksWithoutConfig) {
   EXPECT_TRUE((*tokenizer)->add_bos_token());
   EXPECT_TRUE((*tokenizer)->chat_template().empty());
   EXPECT_THAT(*(*tokenizer)->Encode("Hi", true), ElementsAre(1, 347, 384, 356));
+  std::filesystem::remove_all(dir);
 }
 
 TEST(TokenizerLoadTest, ReadsChatTemplateFileAndTokenObjects) {
@@ -174,6 +180,7 @@ TEST(TokenizerLoadTest, ReadsChatTemplateFileAndTokenObjects) {
   ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
   EXPECT_EQ((*tokenizer)->chat_template(), "{{ messages[0]['content'] }}");
   EXPECT_THAT(*(*tokenizer)->Encode("Hi", true), ElementsAre(347, 384, 356, 2));
+  std::filesystem::remove_all(dir);
 }
 
 TEST(TokenizerTinyCheckpointTest, LoadsTheBuildsTinyModel) {

@@ -1,7 +1,9 @@
 #include "engine/cpu/kernels/gemm.h"
 
 #include <cstring>
+#include <fstream>
 #include <map>
+#include <string>
 #include <tuple>
 #include <vector>
 
@@ -9,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/base/bf16.h"
+#include "engine/cpu/kernels/gemv_bf16.h"
 
 namespace hymba::engine::cpu {
 namespace {
@@ -29,23 +32,41 @@ dnnl::stream& CpuStream() {
 // Weights are packed for this row count; oneDNN's blocked layout serves every m.
 constexpr int kPackRows = 16;
 
+// Widened weights for the no-AMX bf16 path, shared by all weights (one GEMM runs at a time).
+std::vector<float>& WideScratch() {
+  static std::vector<float> scratch;
+  return scratch;
+}
+
 }  // namespace
 
-struct DnnlWeight::Impl {
-  bool bf16 = false;
-  dnnl::memory::desc weights_desc;
-  dnnl::memory weights;
-  // (m, ld_x, ld_y, accumulate) -> primitive; shapes repeat step after step.
-  mutable std::map<std::tuple<int, int, int, bool>, dnnl::matmul> primitives;
-  mutable std::vector<uint16_t> x_bf16;  // [m, k] scratch for bf16 inputs
-  mutable std::vector<float> x_f32;      // [m, k] scratch for strided f32 inputs
+bool CpuHasAmxBf16() {
+  static const bool has = [] {
+    std::ifstream cpuinfo("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(cpuinfo, line))
+      if (line.rfind("flags", 0) == 0) return line.find(" amx_bf16") != std::string::npos;
+    return false;
+  }();
+  return has;
+}
 
-  const dnnl::matmul& Primitive(int m, int k, int n, int ld_x, int ld_y, bool accumulate) const {
-    auto key = std::make_tuple(m, ld_x, ld_y, accumulate);
+struct CpuWeight::Impl {
+  bool bf16 = false;
+  dnnl::memory::desc weights_desc;  // packed f32, or plain [k, n]"ba" bf16
+  dnnl::memory weights;
+  std::vector<uint16_t> plain_bf16;  // bf16 precision: W [n, k] as in the checkpoint
+  // (m, src type, accumulate) -> primitive; shapes repeat step after step.
+  mutable std::map<std::tuple<int, int, bool>, dnnl::matmul> primitives;
+  mutable std::vector<uint16_t> x_bf16;  // [m, k] bf16 inputs
+  mutable std::vector<float> x_f32;      // [m, k] dense copy of strided f32 inputs
+
+  const dnnl::matmul& Primitive(int m, int k, int n, int ld_y, dt type, bool accumulate,
+                                const dnnl::memory::desc& wdesc) const {
+    auto key = std::make_tuple(m, static_cast<int>(type) * 100000 + ld_y, accumulate);
     auto it = primitives.find(key);
     if (it != primitives.end()) return it->second;
-    const dt src_type = bf16 ? dt::bf16 : dt::f32;
-    dnnl::memory::desc src({m, k}, src_type, dnnl::memory::dims{ld_x, 1});
+    dnnl::memory::desc src({m, k}, type, tag::ab);
     dnnl::memory::desc dst({m, n}, dt::f32, dnnl::memory::dims{ld_y, 1});
     dnnl::primitive_attr attr;
     if (accumulate) {
@@ -53,70 +74,78 @@ struct DnnlWeight::Impl {
       ops.append_sum(1.0f);
       attr.set_post_ops(ops);
     }
-    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src, weights_desc, dst), attr, CpuEngine());
+    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src, wdesc, dst), attr, CpuEngine());
     return primitives.emplace(key, dnnl::matmul(pd)).first->second;
   }
 };
 
-DnnlWeight::DnnlWeight(int n, int k, std::unique_ptr<Impl> impl)
+CpuWeight::CpuWeight(int n, int k, std::unique_ptr<Impl> impl)
     : n_(n), k_(k), impl_(std::move(impl)) {}
-DnnlWeight::~DnnlWeight() = default;
+CpuWeight::~CpuWeight() = default;
 
-size_t DnnlWeight::bytes() const { return impl_->weights_desc.get_size(); }
-
-absl::StatusOr<std::unique_ptr<DnnlWeight>> DnnlWeight::Pack(const HostMatrix& src, bool bf16) {
-  try {
-    auto impl = std::make_unique<Impl>();
-    impl->bf16 = bf16;
-    const dt wt = bf16 ? dt::bf16 : dt::f32;
-    const int n = src.n, k = src.k;
-    dnnl::memory::desc any({k, n}, wt, tag::any);
-    dnnl::matmul::primitive_desc pd(
-        dnnl::matmul::desc(dnnl::memory::desc({kPackRows, k}, wt, tag::ab), any,
-                           dnnl::memory::desc({kPackRows, n}, dt::f32, tag::ab)),
-        CpuEngine());
-    impl->weights_desc = pd.weights_desc();
-    impl->weights = dnnl::memory(impl->weights_desc, CpuEngine());
-    // The source [n, k] row-major is W with shape {k, n} in layout "ba".
-    std::vector<uint16_t> bf16_src;
-    const void* plain = src.data;
-    dt plain_type = src.is_bf16 ? dt::bf16 : dt::f32;
-    if (bf16 && !src.is_bf16) {
-      bf16_src.resize(static_cast<size_t>(n) * k);
-      const float* f = static_cast<const float*>(src.data);
-      for (size_t i = 0; i < bf16_src.size(); ++i) bf16_src[i] = F32ToBf16Bits(f[i]);
-      plain = bf16_src.data();
-      plain_type = dt::bf16;
-    }
-    dnnl::memory source(dnnl::memory::desc({k, n}, plain_type, tag::ba), CpuEngine(),
-                        const_cast<void*>(plain));
-    dnnl::reorder(source, impl->weights).execute(CpuStream(), source, impl->weights);
-    CpuStream().wait();
-    return std::unique_ptr<DnnlWeight>(new DnnlWeight(n, k, std::move(impl)));
-  } catch (const dnnl::error& e) {
-    return absl::InternalError(
-        absl::StrCat("oneDNN could not pack a [", src.n, ", ", src.k, "] weight: ", e.what()));
-  }
+size_t CpuWeight::bytes() const {
+  return impl_->bf16 ? impl_->plain_bf16.size() * 2 : impl_->weights_desc.get_size();
 }
 
-void DnnlWeight::Apply(const float* x, int ld_x, int m, float* y, int ld_y, bool accumulate) const {
+absl::StatusOr<std::unique_ptr<CpuWeight>> CpuWeight::Pack(const HostMatrix& src, bool bf16) {
+  const int n = src.n, k = src.k;
+  const size_t count = static_cast<size_t>(n) * k;
+  auto impl = std::make_unique<Impl>();
+  impl->bf16 = bf16;
+  try {
+    if (bf16) {
+      impl->plain_bf16.resize(count);
+      if (src.is_bf16) {
+        std::memcpy(impl->plain_bf16.data(), src.data, count * 2);
+      } else {
+        const float* f = static_cast<const float*>(src.data);
+        for (size_t i = 0; i < count; ++i) impl->plain_bf16[i] = F32ToBf16Bits(f[i]);
+      }
+      impl->weights_desc = dnnl::memory::desc({k, n}, dt::bf16, tag::ba);
+      impl->weights = dnnl::memory(impl->weights_desc, CpuEngine(), impl->plain_bf16.data());
+    } else {
+      dnnl::matmul::primitive_desc pd(
+          dnnl::matmul::desc(dnnl::memory::desc({kPackRows, k}, dt::f32, tag::ab),
+                             dnnl::memory::desc({k, n}, dt::f32, tag::any),
+                             dnnl::memory::desc({kPackRows, n}, dt::f32, tag::ab)),
+          CpuEngine());
+      impl->weights_desc = pd.weights_desc();
+      impl->weights = dnnl::memory(impl->weights_desc, CpuEngine());
+      // The source [n, k] row-major is W with shape {k, n} in layout "ba".
+      dnnl::memory source(dnnl::memory::desc({k, n}, src.is_bf16 ? dt::bf16 : dt::f32, tag::ba),
+                          CpuEngine(), const_cast<void*>(src.data));
+      dnnl::reorder(source, impl->weights).execute(CpuStream(), source, impl->weights);
+      CpuStream().wait();
+    }
+  } catch (const dnnl::error& e) {
+    return absl::InternalError(
+        absl::StrCat("oneDNN could not pack a [", n, ", ", k, "] weight: ", e.what()));
+  }
+  return std::unique_ptr<CpuWeight>(new CpuWeight(n, k, std::move(impl)));
+}
+
+void CpuWeight::Apply(const float* x, int ld_x, int m, float* y, int ld_y, bool accumulate) const {
   if (m == 0) return;
+  if (impl_->bf16 && m <= kGemvMaxRows && GemvBf16Available()) {
+    GemvBf16(impl_->plain_bf16.data(), n_, k_, x, ld_x, m, y, ld_y, accumulate);
+    return;
+  }
   // oneDNN's optimized matmul wants a dense source: a strided one falls back to its reference
-  // kernel (orders of magnitude slower). Rows are packed into scratch first, converted to bf16
-  // on the way in bf16 precision.
+  // kernel (orders of magnitude slower).
+  const bool amx_bf16 = impl_->bf16 && CpuHasAmxBf16();
   const void* src = x;
-  int src_ld = ld_x;
-  if (impl_->bf16) {
+  dt src_type = dt::f32;
+  if (amx_bf16) {
     impl_->x_bf16.resize(static_cast<size_t>(m) * k_);
     uint16_t* dst = impl_->x_bf16.data();
-#pragma omp parallel for schedule(static) if (m > 1)
+#pragma omp parallel for schedule(static)
     for (int r = 0; r < m; ++r) {
       const float* xr = x + static_cast<size_t>(r) * ld_x;
       uint16_t* dr = dst + static_cast<size_t>(r) * k_;
       for (int c = 0; c < k_; ++c) dr[c] = F32ToBf16Bits(xr[c]);
     }
     src = dst;
-    src_ld = k_;
+    src_type = dt::bf16;
   } else if (ld_x != k_) {
     impl_->x_f32.resize(static_cast<size_t>(m) * k_);
     float* dst = impl_->x_f32.data();
@@ -125,17 +154,28 @@ void DnnlWeight::Apply(const float* x, int ld_x, int m, float* y, int ld_y, bool
       std::memcpy(dst + static_cast<size_t>(r) * k_, x + static_cast<size_t>(r) * ld_x,
                   k_ * sizeof(float));
     src = dst;
-    src_ld = k_;
   }
-  const dnnl::matmul& prim = impl_->Primitive(m, k_, n_, src_ld, ld_y, accumulate);
-  const dt src_type = impl_->bf16 ? dt::bf16 : dt::f32;
-  dnnl::memory src_mem(dnnl::memory::desc({m, k_}, src_type, dnnl::memory::dims{src_ld, 1}),
-                       CpuEngine(), const_cast<void*>(src));
+  dnnl::memory weights = impl_->weights;
+  dnnl::memory::desc wdesc = impl_->weights_desc;
+  if (impl_->bf16 && !amx_bf16) {
+    // Widen W to fp32 for the f32 matmul (cheap next to a many-row GEMM).
+    const size_t count = static_cast<size_t>(n_) * k_;
+    std::vector<float>& wide = WideScratch();
+    if (wide.size() < count) wide.resize(count);
+    const uint16_t* w = impl_->plain_bf16.data();
+    uint32_t* out = reinterpret_cast<uint32_t*>(wide.data());
+#pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < count; ++i) out[i] = static_cast<uint32_t>(w[i]) << 16;
+    wdesc = dnnl::memory::desc({k_, n_}, dt::f32, tag::ba);
+    weights = dnnl::memory(wdesc, CpuEngine(), wide.data());
+  }
+  const dnnl::matmul& prim = impl_->Primitive(m, k_, n_, ld_y, src_type, accumulate, wdesc);
+  dnnl::memory src_mem(dnnl::memory::desc({m, k_}, src_type, tag::ab), CpuEngine(),
+                       const_cast<void*>(src));
   dnnl::memory dst_mem(dnnl::memory::desc({m, n_}, dt::f32, dnnl::memory::dims{ld_y, 1}),
                        CpuEngine(), y);
-  prim.execute(CpuStream(), {{DNNL_ARG_SRC, src_mem},
-                             {DNNL_ARG_WEIGHTS, impl_->weights},
-                             {DNNL_ARG_DST, dst_mem}});
+  prim.execute(CpuStream(),
+               {{DNNL_ARG_SRC, src_mem}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, dst_mem}});
   CpuStream().wait();
 }
 

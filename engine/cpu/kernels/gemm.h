@@ -1,26 +1,28 @@
-// y = x·Wᵀ on the CPU through oneDNN matmul, with W pre-packed once into the layout oneDNN's
-// kernels prefer, in f32 or bf16. Activations stay fp32: in bf16 precision the rows of x are
-// rounded to bf16 into a scratch buffer first; accumulation is fp32 either way.
+// y = x·Wᵀ on the CPU. Activations are fp32 and accumulation is fp32 in every path.
 //
-// Ownership: DnnlWeight owns its packed copy and its primitive cache.
+// f32 precision: W is packed once into oneDNN's preferred blocked f32 layout; oneDNN matmul.
+// bf16 precision: W stays bf16 in its checkpoint layout [n, k] (half the bytes to stream):
+//   - up to kGemvMaxRows rows (decode): the GEMV kernel in gemv_bf16.cc;
+//   - more rows, CPU with AMX: oneDNN bf16 matmul (x rounded to bf16);
+//   - more rows, no AMX: W is widened to fp32 into a scratch buffer and oneDNN's f32 matmul runs,
+//     which is twice as fast as AVX512-BF16 dot products on such CPUs (benchmarks/gemm_peak).
+//
+// Ownership: CpuWeight owns its copy of W and its primitive cache.
 // Errors: Pack returns Internal when oneDNN rejects the shape.
-// Thread safety: not thread-safe (the primitive cache is unguarded); one engine thread uses it.
+// Thread safety: not thread-safe (primitive cache, scratch); one engine thread uses it.
 #pragma once
 
-#include <map>
 #include <memory>
-#include <tuple>
-#include <vector>
 
 #include "absl/status/statusor.h"
 #include "engine/api/backend.h"
 
 namespace hymba::engine::cpu {
 
-class DnnlWeight : public PackedWeight {
+class CpuWeight : public PackedWeight {
  public:
-  static absl::StatusOr<std::unique_ptr<DnnlWeight>> Pack(const HostMatrix& src, bool bf16);
-  ~DnnlWeight() override;
+  static absl::StatusOr<std::unique_ptr<CpuWeight>> Pack(const HostMatrix& src, bool bf16);
+  ~CpuWeight() override;
 
   int n() const override { return n_; }
   int k() const override { return k_; }
@@ -31,9 +33,13 @@ class DnnlWeight : public PackedWeight {
 
  private:
   struct Impl;
-  DnnlWeight(int n, int k, std::unique_ptr<Impl> impl);
+  CpuWeight(int n, int k, std::unique_ptr<Impl> impl);
   int n_, k_;
   std::unique_ptr<Impl> impl_;
 };
+
+// True when the CPU has AMX-BF16 tiles (oneDNN then runs bf16 matmuls at several times the
+// AVX-512 rate).
+bool CpuHasAmxBf16();
 
 }  // namespace hymba::engine::cpu

@@ -1,0 +1,25 @@
+// Small-batch y = x·Wᵀ for bf16 weights in their checkpoint layout (row-major [n, k]): each
+// weight row is read exactly once, widened to fp32 in registers and applied to up to
+// kGemvMaxRows fp32 activation rows with FMAs (fp32 accumulation). Decode steps are bound by
+// reading the weights; at a few rows the fp32 FMA units also outrun this CPU class's
+// AVX512-BF16 dot products.
+//
+// Thread safety: reentrant; runs on the OpenMP pool.
+#pragma once
+
+#include <cstdint>
+
+namespace hymba::engine::cpu {
+
+constexpr int kGemvMaxRows = 8;
+
+// True when the CPU runs AVX-512 (this file's kernels are compiled for it whatever the build's
+// -march says).
+bool GemvBf16Available();
+
+// y[r, j] (+)= Σ_c x[r, c]·w[j, c] for r < m, j < n.
+// REQUIRES: GemvBf16Available(), 1 <= m <= kGemvMaxRows.
+void GemvBf16(const uint16_t* w, int n, int k, const float* x, int ld_x, int m, float* y,
+              int ld_y, bool accumulate);
+
+}  // namespace hymba::engine::cpu
