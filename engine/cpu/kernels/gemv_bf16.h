@@ -1,8 +1,8 @@
 // Small-batch y = x·Wᵀ for bf16 weights in their checkpoint layout (row-major [n, k]): each
-// weight row is read exactly once, widened to fp32 in registers and applied to up to
-// kGemvMaxRows fp32 activation rows with FMAs (fp32 accumulation). Decode steps are bound by
-// reading the weights; at a few rows the fp32 FMA units also outrun this CPU class's
-// AVX512-BF16 dot products.
+// weight row is read exactly once. Up to four activation rows, the weights are widened to fp32
+// in registers and applied with FMAs to the fp32 activations (bandwidth-bound). Five to eight
+// rows are compute-bound: where the CPU has AVX512-BF16, the activations are rounded to bf16 and
+// pair dot products (fp32 accumulation) do twice the work per instruction.
 //
 // Thread safety: reentrant; runs on the OpenMP pool.
 #pragma once
