@@ -25,9 +25,9 @@ $py - "$out" <<'PY'
 import json, sys, pathlib
 d = pathlib.Path(sys.argv[1])
 r = {p.stem: json.loads(p.read_text()) for p in d.glob("*.json")}
-bw = max(r["stream"]["read_gb_s"], r["stream2"]["read_gb_s"])  # the better of the two windows
+bw = max(r["stream"]["best_gb_s"], r["stream2"]["best_gb_s"])  # the better of the two windows
 # Bytes a decode step must read: every weight once (the embedding lookup reads one row).
-weight_bytes = r["b1"]["weight_mib"] * 1048576
+weight_bytes = r["b1"]["streamed_weight_mib"] * 1048576
 limit = bw * 1e9 / weight_bytes
 b1, b8 = r["b1"], r["b8"]
 print(json.dumps({

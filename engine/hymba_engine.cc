@@ -72,6 +72,7 @@ absl::StatusOr<std::unique_ptr<HymbaEngine>> HymbaEngine::Create(const EngineOpt
   info.eos_token_id = config.eos_token_id;
   info.bos_token_id = config.bos_token_id;
   info.weight_bytes = e->parts_->forward->weight_bytes();
+  info.streamed_weight_bytes = e->parts_->forward->streamed_weight_bytes();
   info.state_bytes_per_slot = e->parts_->slots->bytes_per_slot();
   info.shared_prefix_bytes = e->parts_->slots->shared_prefix_bytes();
   spdlog::info(

@@ -29,6 +29,7 @@ struct EngineInfo {
   int eos_token_id = -1;
   int bos_token_id = -1;
   size_t weight_bytes = 0;      // resident weights
+  size_t streamed_weight_bytes = 0;  // weights read by every step (all but the lookup table)
   size_t state_bytes_per_slot = 0;
   size_t shared_prefix_bytes = 0;  // meta-token K/V shared by all slots
 };

@@ -59,6 +59,8 @@ class HymbaForward {
 
   const HymbaConfig& config() const { return config_; }
   size_t weight_bytes() const { return weight_bytes_; }
+  // Bytes a one-token step streams: every weight except the embedding lookup table.
+  size_t streamed_weight_bytes() const { return weight_bytes_ - embed_.bytes(); }
 
  private:
   struct Layer;

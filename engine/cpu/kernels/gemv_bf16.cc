@@ -143,7 +143,7 @@ void GemvBf16(const uint16_t* w, int n, int k, const float* x, int ld_x, int m, 
     }
   }
   switch (m) {
-    case 1: Run<4, 1>(w, n, k, x, ld_x, y, ld_y, accumulate); break;
+    case 1: Run<8, 1>(w, n, k, x, ld_x, y, ld_y, accumulate); break;
     case 2: Run<4, 2>(w, n, k, x, ld_x, y, ld_y, accumulate); break;
     case 3: Run<4, 3>(w, n, k, x, ld_x, y, ld_y, accumulate); break;
     case 4: Run<4, 4>(w, n, k, x, ld_x, y, ld_y, accumulate); break;
