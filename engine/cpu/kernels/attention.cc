@@ -1,3 +1,5 @@
+#include <immintrin.h>
+
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -40,69 +42,139 @@ KeyRanges VisibleKeys(const AttentionArgs& a, const SeqSpan& s, int i) {
   return r;
 }
 
-// One (query row, head): a two-pass softmax over the visible keys.
-void AttendOne(const AttentionArgs& a, const SeqSpan& s, int i, int h, std::vector<float>& scores) {
-  const int group = a.nh / a.kvh;
-  const int g = h / group;
+// Per-thread scratch: the visible keys' K and V rows for one query row and KV head, and the
+// scores of the group's query heads.
+struct Scratch {
+  std::vector<const float*> k_rows, v_rows;  // [n_keys]
+  std::vector<float> scores;                 // [group, n_keys]
+};
+
+// Collects the visible keys of query row i, in position order, for KV head g.
+void GatherKeys(const AttentionArgs& a, const SeqSpan& s, int i, int g, Scratch& sc) {
   const KeyRanges r = VisibleKeys(a, s, i);
-  const float* qv = a.q + static_cast<size_t>(s.row + i) * a.ld_q + h * a.dq;
   const size_t ring_base = static_cast<size_t>(s.slot) * a.capacity;
   const RingIndex ring{a.capacity, a.num_meta};
   const int k_stride = a.kvh * a.dq, v_stride = a.kvh * a.dv;
-  const int n_keys = r.prefix_count + (r.ring_hi - r.ring_lo) + (r.own_hi[0] - r.own_lo[0]) +
-                     (r.own_hi[1] - r.own_lo[1]);
-  scores.resize(n_keys);
-  int n = 0;
-  for (int k = 0; k < r.prefix_count; ++k)
-    scores[n++] = Dot(qv, a.prefix_k + static_cast<size_t>(k) * k_stride + g * a.dq, a.dq);
+  sc.k_rows.clear();
+  sc.v_rows.clear();
+  for (int k = 0; k < r.prefix_count; ++k) {
+    sc.k_rows.push_back(a.prefix_k + static_cast<size_t>(k) * k_stride + g * a.dq);
+    sc.v_rows.push_back(a.prefix_v + static_cast<size_t>(k) * v_stride + g * a.dv);
+  }
   for (int p = r.ring_lo; p < r.ring_hi; ++p) {
     const size_t row = ring_base + ring.Row(p);
-    scores[n++] = Dot(qv, a.ring_k + row * k_stride + g * a.dq, a.dq);
+    sc.k_rows.push_back(a.ring_k + row * k_stride + g * a.dq);
+    sc.v_rows.push_back(a.ring_v + row * v_stride + g * a.dv);
   }
   for (int run = 0; run < 2; ++run)
-    for (int j = r.own_lo[run]; j < r.own_hi[run]; ++j)
-      scores[n++] = Dot(qv, a.k + static_cast<size_t>(s.row + j) * a.ld_k + g * a.dq, a.dq);
-  float mx = -INFINITY;
-  for (int t = 0; t < n_keys; ++t) {
-    scores[t] *= a.scale;
-    mx = std::max(mx, scores[t]);
+    for (int j = r.own_lo[run]; j < r.own_hi[run]; ++j) {
+      sc.k_rows.push_back(a.k + static_cast<size_t>(s.row + j) * a.ld_k + g * a.dq);
+      sc.v_rows.push_back(a.v + static_cast<size_t>(s.row + j) * a.ld_v + g * a.dv);
+    }
+}
+
+#if defined(__AVX512F__)
+// AVX-512 path for head dims that are multiples of 16 (dq <= 128, dv <= 256): q vectors and
+// output rows stay in registers while the keys stream past.
+bool VectorPath(const AttentionArgs& a) {
+  return a.dq % 16 == 0 && a.dv % 16 == 0 && a.dq <= 128 && a.dv <= 256;
+}
+
+void ScoresAvx512(const AttentionArgs& a, const float* q, int group, Scratch& sc, int n_keys) {
+  const int qv = a.dq / 16;
+  for (int h = 0; h < group; ++h) {
+    __m512 qh[8];
+    for (int j = 0; j < qv; ++j) qh[j] = _mm512_loadu_ps(q + h * a.dq + 16 * j);
+    float* out = sc.scores.data() + static_cast<size_t>(h) * n_keys;
+    for (int t = 0; t < n_keys; ++t) {
+      const float* k = sc.k_rows[t];
+      __m512 acc = _mm512_mul_ps(qh[0], _mm512_loadu_ps(k));
+      for (int j = 1; j < qv; ++j) acc = _mm512_fmadd_ps(qh[j], _mm512_loadu_ps(k + 16 * j), acc);
+      out[t] = _mm512_reduce_add_ps(acc);
+    }
   }
+}
+
+void WeightedSumAvx512(const AttentionArgs& a, int group, Scratch& sc, int n_keys, float* out) {
+  const int vv = a.dv / 16;
+  for (int h = 0; h < group; ++h) {
+    __m512 acc[16];
+    for (int j = 0; j < vv; ++j) acc[j] = _mm512_setzero_ps();
+    const float* p = sc.scores.data() + static_cast<size_t>(h) * n_keys;
+    for (int t = 0; t < n_keys; ++t) {
+      const __m512 w = _mm512_set1_ps(p[t]);
+      const float* v = sc.v_rows[t];
+      for (int j = 0; j < vv; ++j) acc[j] = _mm512_fmadd_ps(w, _mm512_loadu_ps(v + 16 * j), acc[j]);
+    }
+    for (int j = 0; j < vv; ++j) _mm512_storeu_ps(out + h * a.dv + 16 * j, acc[j]);
+  }
+}
+#else
+bool VectorPath(const AttentionArgs&) { return false; }
+void ScoresAvx512(const AttentionArgs&, const float*, int, Scratch&, int) {}
+void WeightedSumAvx512(const AttentionArgs&, int, Scratch&, int, float*) {}
+#endif
+
+// Query row i, KV head g: the group's query heads share every K and V row they read (GQA), with
+// a two-pass softmax per head. The path (vector or portable) depends only on the head dims, so
+// a model always sums in the same order.
+void AttendGroup(const AttentionArgs& a, const SeqSpan& s, int i, int g, Scratch& sc) {
+  const int group = a.nh / a.kvh;
+  GatherKeys(a, s, i, g, sc);
+  const int n_keys = static_cast<int>(sc.k_rows.size());
+  sc.scores.resize(static_cast<size_t>(group) * n_keys);
+  const float* q =
+      a.q + static_cast<size_t>(s.row + i) * a.ld_q + static_cast<size_t>(g) * group * a.dq;
+  float* out =
+      a.out + static_cast<size_t>(s.row + i) * a.ld_out + static_cast<size_t>(g) * group * a.dv;
+  const bool vector = VectorPath(a);
+  if (vector) {
+    ScoresAvx512(a, q, group, sc, n_keys);
+  } else {
+    for (int t = 0; t < n_keys; ++t)
+      for (int h = 0; h < group; ++h)
+        sc.scores[static_cast<size_t>(h) * n_keys + t] = Dot(q + h * a.dq, sc.k_rows[t], a.dq);
+  }
+  for (int h = 0; h < group; ++h) {
+    float* p = sc.scores.data() + static_cast<size_t>(h) * n_keys;
+    float mx = -INFINITY;
+    for (int t = 0; t < n_keys; ++t) {
+      p[t] *= a.scale;
+      mx = std::max(mx, p[t]);
+    }
 #pragma omp simd
-  for (int t = 0; t < n_keys; ++t) scores[t] = FastExp(scores[t] - mx);
-  const float inv = 1.0f / Sum(scores.data(), n_keys);
-  float* out = a.out + static_cast<size_t>(s.row + i) * a.ld_out + h * a.dv;
-  std::fill(out, out + a.dv, 0.0f);
-  n = 0;
-  for (int k = 0; k < r.prefix_count; ++k)
-    Axpy(scores[n++] * inv, a.prefix_v + static_cast<size_t>(k) * v_stride + g * a.dv, out, a.dv);
-  for (int p = r.ring_lo; p < r.ring_hi; ++p) {
-    const size_t row = ring_base + ring.Row(p);
-    Axpy(scores[n++] * inv, a.ring_v + row * v_stride + g * a.dv, out, a.dv);
+    for (int t = 0; t < n_keys; ++t) p[t] = FastExp(p[t] - mx);
+    const float inv = 1.0f / Sum(p, n_keys);
+    for (int t = 0; t < n_keys; ++t) p[t] *= inv;
   }
-  for (int run = 0; run < 2; ++run)
-    for (int j = r.own_lo[run]; j < r.own_hi[run]; ++j)
-      Axpy(scores[n++] * inv, a.v + static_cast<size_t>(s.row + j) * a.ld_v + g * a.dv, out,
-           a.dv);
+  if (vector) {
+    WeightedSumAvx512(a, group, sc, n_keys, out);
+    return;
+  }
+  std::fill(out, out + group * a.dv, 0.0f);
+  for (int t = 0; t < n_keys; ++t)
+    for (int h = 0; h < group; ++h)
+      Axpy(sc.scores[static_cast<size_t>(h) * n_keys + t], sc.v_rows[t], out + h * a.dv, a.dv);
 }
 
 }  // namespace
 
 void Attention(const AttentionArgs& a) {
-  // Work items: (entry, query row, head), flattened so decode batches and long prefills both
+  // Work items: (entry, query row, KV head), flattened so decode batches and long prefills both
   // spread over all threads.
   std::vector<int> item_begin(a.seqs.size() + 1, 0);
   for (size_t e = 0; e < a.seqs.size(); ++e)
-    item_begin[e + 1] = item_begin[e] + a.seqs[e].len * a.nh;
+    item_begin[e + 1] = item_begin[e] + a.seqs[e].len * a.kvh;
   const int total = item_begin.back();
 #pragma omp parallel
   {
-    std::vector<float> scores;
-#pragma omp for schedule(dynamic, 8)
+    Scratch scratch;
+#pragma omp for schedule(dynamic, 2)
     for (int item = 0; item < total; ++item) {
       const size_t e =
           std::upper_bound(item_begin.begin(), item_begin.end(), item) - item_begin.begin() - 1;
       const int local = item - item_begin[e];
-      AttendOne(a, a.seqs[e], local / a.nh, local % a.nh, scores);
+      AttendGroup(a, a.seqs[e], local / a.kvh, local % a.kvh, scratch);
     }
   }
 }
