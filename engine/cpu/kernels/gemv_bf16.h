@@ -1,8 +1,7 @@
 // Small-batch y = x·Wᵀ for bf16 weights in their checkpoint layout (row-major [n, k]): each
-// weight row is read exactly once. Up to four activation rows, the weights are widened to fp32
-// in registers and applied with FMAs to the fp32 activations (bandwidth-bound). Five to eight
-// rows are compute-bound: where the CPU has AVX512-BF16, the activations are rounded to bf16 and
-// pair dot products (fp32 accumulation) do twice the work per instruction.
+// weight row is read exactly once, widened to fp32 in registers and applied with FMAs to up to
+// kGemvMaxRows fp32 activation rows (fp32 accumulation, no rounding of the activations). One row
+// is bound by memory bandwidth; several rows share each weight load.
 //
 // Thread safety: reentrant; runs on the OpenMP pool.
 #pragma once
