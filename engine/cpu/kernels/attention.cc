@@ -1,4 +1,5 @@
 #include <immintrin.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -115,18 +116,16 @@ void ScoresAvx512(const AttentionArgs&, const float*, int, Scratch&, int) {}
 void WeightedSumAvx512(const AttentionArgs&, int, Scratch&, int, float*) {}
 #endif
 
-// Query row i, KV head g: the group's query heads share every K and V row they read (GQA), with
-// a two-pass softmax per head. The path (vector or portable) depends only on the head dims, so
-// a model always sums in the same order.
-void AttendGroup(const AttentionArgs& a, const SeqSpan& s, int i, int g, Scratch& sc) {
-  const int group = a.nh / a.kvh;
+// Query row i, KV head g, its query heads [h0, h0 + group): they share every K and V row they
+// read (GQA), with a two-pass softmax per head. The path (vector or portable) depends only on
+// the head dims, so a model always sums in the same order.
+void AttendGroup(const AttentionArgs& a, const SeqSpan& s, int i, int g, int h0, int group,
+                 Scratch& sc) {
   GatherKeys(a, s, i, g, sc);
   const int n_keys = static_cast<int>(sc.k_rows.size());
   sc.scores.resize(static_cast<size_t>(group) * n_keys);
-  const float* q =
-      a.q + static_cast<size_t>(s.row + i) * a.ld_q + static_cast<size_t>(g) * group * a.dq;
-  float* out =
-      a.out + static_cast<size_t>(s.row + i) * a.ld_out + static_cast<size_t>(g) * group * a.dv;
+  const float* q = a.q + static_cast<size_t>(s.row + i) * a.ld_q + static_cast<size_t>(h0) * a.dq;
+  float* out = a.out + static_cast<size_t>(s.row + i) * a.ld_out + static_cast<size_t>(h0) * a.dv;
   const bool vector = VectorPath(a);
   if (vector) {
     ScoresAvx512(a, q, group, sc, n_keys);
@@ -161,20 +160,27 @@ void AttendGroup(const AttentionArgs& a, const SeqSpan& s, int i, int g, Scratch
 
 void Attention(const AttentionArgs& a) {
   // Work items: (entry, query row, KV head), flattened so decode batches and long prefills both
-  // spread over all threads.
+  // spread over all threads. When that gives too few items (a decode step of one or two
+  // sequences), each query head becomes its own item instead.
+  const int group = a.nh / a.kvh;
   std::vector<int> item_begin(a.seqs.size() + 1, 0);
   for (size_t e = 0; e < a.seqs.size(); ++e)
     item_begin[e + 1] = item_begin[e] + a.seqs[e].len * a.kvh;
-  const int total = item_begin.back();
+  const int splits = item_begin.back() < 4 * omp_get_max_threads() ? group : 1;
+  const int total = item_begin.back() * splits;
+  const int heads = group / splits;
 #pragma omp parallel
   {
     Scratch scratch;
-#pragma omp for schedule(dynamic, 2)
+#pragma omp for schedule(dynamic, 1)
     for (int item = 0; item < total; ++item) {
+      const int base = item / splits;
       const size_t e =
-          std::upper_bound(item_begin.begin(), item_begin.end(), item) - item_begin.begin() - 1;
-      const int local = item - item_begin[e];
-      AttendGroup(a, a.seqs[e], local / a.kvh, local % a.kvh, scratch);
+          std::upper_bound(item_begin.begin(), item_begin.end(), base) - item_begin.begin() - 1;
+      const int local = base - item_begin[e];
+      const int g = local % a.kvh;
+      const int h0 = g * group + (item % splits) * heads;
+      AttendGroup(a, a.seqs[e], local / a.kvh, g, h0, heads, scratch);
     }
   }
 }
