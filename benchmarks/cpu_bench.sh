@@ -19,6 +19,8 @@ out=$(mktemp -d)
 "$build/tools/hymba" bench --model "$model" --precision "$precision" --threads "$threads" \
   --batch 1 --prompt-len 512 --gen-len 32 | tee "$out/b1.json"
 "$build/tools/hymba" bench --model "$model" --precision "$precision" --threads "$threads" \
+  --batch 1 --prompt-len 128 --gen-len 32 | tee "$out/b1short.json"
+"$build/tools/hymba" bench --model "$model" --precision "$precision" --threads "$threads" \
   --batch 8 --prompt-len 128 --gen-len 32 | tee "$out/b8.json"
 "$build/benchmarks/stream_read" "$threads" 2048 8 | tee "$out/stream2.json"
 $py - "$out" <<'PY'
@@ -29,15 +31,20 @@ bw = max(r["stream"]["best_gb_s"], r["stream2"]["best_gb_s"])  # the better of t
 # Bytes a decode step must read: every weight once (the embedding lookup reads one row).
 weight_bytes = r["b1"]["streamed_weight_mib"] * 1048576
 limit = bw * 1e9 / weight_bytes
-b1, b8 = r["b1"], r["b8"]
+# A token costs two FLOPs per weight (multiply and add).
+flops_per_token = 2 * weight_bytes / (2 if r["b1"]["precision"] == "bf16" else 4)
+b1, b1s, b8 = r["b1"], r["b1short"], r["b8"]
 print(json.dumps({
     "read_bandwidth_gb_s": bw,
     "decode_limit_tok_s": round(limit, 2),
-    "batch1_decode_tok_s": b1["decode_tok_s"],
-    "batch1_decode_fraction_of_bandwidth_limit": round(b1["decode_tok_s"] / limit, 3),
+    "batch1_decode_tok_s_ctx512": b1["decode_tok_s"],
+    "batch1_decode_tok_s_ctx128": b1s["decode_tok_s"],
+    "batch1_decode_fraction_of_bandwidth_limit_ctx128": round(b1s["decode_tok_s"] / limit, 3),
+    "batch1_decode_fraction_of_bandwidth_limit_ctx512": round(b1["decode_tok_s"] / limit, 3),
     "prefill512_tok_s": b1["prefill_tok_s"],
-    "batch8_decode_tok_s": b8["decode_tok_s"],
-    "batch8_over_batch1": round(b8["decode_tok_s"] / b1["decode_tok_s"], 2),
+    "prefill512_fraction_of_f32_gemm_peak": round(b1["prefill_tok_s"] * flops_per_token / (r["gemm"]["f32_m512_gflop_s"] * 1e9), 3),
+    "batch8_decode_tok_s_ctx128": b8["decode_tok_s"],
+    "batch8_over_batch1_ctx128": round(b8["decode_tok_s"] / b1s["decode_tok_s"], 2),
     "gemm_peak": r["gemm"],
 }, indent=1))
 PY
