@@ -80,6 +80,10 @@ class Backend {
   virtual void Fill(void* dst, size_t bytes, uint8_t value) = 0;
   // Blocks until queued work is done.
   virtual void Synchronize() = 0;
+  // Binds the calling thread to the backend's execution resources (the CPU backend applies its
+  // worker-thread count, which OpenMP keeps per calling thread). Called at the start of every
+  // forward pass, so any thread may drive the backend.
+  virtual void PrepareThread() {}
 
   // Weights: packs `src` for Gemm in the backend's precision.
   virtual absl::StatusOr<std::unique_ptr<PackedWeight>> PackWeight(const HostMatrix& src) = 0;

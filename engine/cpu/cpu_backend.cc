@@ -35,10 +35,14 @@ absl::StatusOr<std::unique_ptr<CpuBackend>> CpuBackend::Create(const CpuBackendO
   int threads = options.threads;
   if (threads == 0) threads = static_cast<int>(std::thread::hardware_concurrency());
   if (threads <= 0) threads = 1;
-  // OpenMP's pool is process-wide: oneDNN and the kernels share it.
-  omp_set_num_threads(threads);
-  return std::unique_ptr<CpuBackend>(new CpuBackend(options, threads));
+  // OpenMP's pool is process-wide (oneDNN and the kernels share it); its size is a per-thread
+  // setting, applied again by PrepareThread on whichever thread runs a step.
+  auto backend = std::unique_ptr<CpuBackend>(new CpuBackend(options, threads));
+  backend->PrepareThread();
+  return backend;
 }
+
+void CpuBackend::PrepareThread() { omp_set_num_threads(threads_); }
 
 absl::StatusOr<DeviceBuffer> CpuBackend::Allocate(size_t bytes) {
   const size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;

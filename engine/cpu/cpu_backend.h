@@ -37,6 +37,7 @@ class CpuBackend final : public Backend {
   void CopyDeviceToDevice(void* dst, const void* src, size_t bytes) override;
   void Fill(void* dst, size_t bytes, uint8_t value) override;
   void Synchronize() override {}
+  void PrepareThread() override;
 
   absl::StatusOr<std::unique_ptr<PackedWeight>> PackWeight(const HostMatrix& src) override;
   void Gemm(const float* x, int ld_x, int m, const PackedWeight& w, float* y, int ld_y,

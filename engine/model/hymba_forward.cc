@@ -193,6 +193,7 @@ absl::Status HymbaForward::Run(const ForwardBatch& batch, const StateView& state
                                float* logits_host) {
   const int T = static_cast<int>(batch.positions.size());
   const int H = config_.hidden_size;
+  backend_->PrepareThread();
   HY_RETURN_IF_ERROR(EnsureScratch(T));
   if (batch.ids.empty()) {
     backend_->CopyDeviceToDevice(h_.data(), meta_embed_.data(), static_cast<size_t>(T) * H * 4);
