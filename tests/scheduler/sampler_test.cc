@@ -66,7 +66,8 @@ TEST(SamplerTest, SeededDrawsDependOnlyOnSeedAndStep) {
   p.seed = 1234;
   std::vector<int> a, b;
   for (uint64_t step = 0; step < 64; ++step) a.push_back(SampleToken(logits.data(), 50, p, step));
-  for (int step = 63; step >= 0; --step) b.insert(b.begin(), SampleToken(logits.data(), 50, p, step));
+  for (int step = 63; step >= 0; --step)
+    b.insert(b.begin(), SampleToken(logits.data(), 50, p, step));
   EXPECT_EQ(a, b);
   p.seed = 1235;
   std::vector<int> c;

@@ -1,0 +1,57 @@
+// Request: one generation request as the scheduler sees it (already tokenized and validated for
+// types; the scheduler checks it against capacity), and the events the scheduler reports back.
+//
+// Thread safety: plain data.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "scheduler/sampler.h"
+
+namespace hymba::scheduler {
+
+using RequestId = uint64_t;
+
+// Why a request ended (DESIGN.md "Server": one enum for every layer).
+enum class FinishReason {
+  kLength,        // max_tokens generated
+  kEosToken,      // the model's EOS (unless ignore_eos)
+  kStopSequence,  // a stop string matched (text level)
+  kStopToken,     // one of stop_token_ids
+  kCancelled,     // Abort() or the client went away
+  kDeadline,      // the deadline passed
+  kContextLimit,  // the slot's max_seq_len is full
+  kError,         // the engine failed a step this request was in
+};
+const char* FinishReasonName(FinishReason reason);
+
+struct StopConditions {
+  int max_tokens = 16;  // > 0
+  bool ignore_eos = false;
+  std::vector<int32_t> stop_token_ids;
+};
+
+struct Request {
+  RequestId id = 0;
+  std::vector<int32_t> prompt;  // non-empty token ids
+  SamplingParams sampling;
+  StopConditions stop;
+  int priority = 0;  // higher runs first; FCFS within a priority
+  absl::Time deadline = absl::InfiniteFuture();
+};
+
+// What Update reports for one request after a step.
+struct Event {
+  RequestId id = 0;
+  std::vector<int32_t> tokens;  // newly generated tokens (0 or 1 per step)
+  bool finished = false;
+  FinishReason reason = FinishReason::kLength;
+  std::string error;  // with kError: the engine's message
+  int prompt_tokens = 0;
+  int completion_tokens = 0;
+};
+
+}  // namespace hymba::scheduler
