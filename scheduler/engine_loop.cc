@@ -1,0 +1,98 @@
+#include "scheduler/engine_loop.h"
+
+namespace hymba::scheduler {
+
+EngineLoop::EngineLoop(engine::Engine* engine, const SchedulerOptions& options)
+    : engine_(engine), scheduler_(options), thread_([this] { Run(); }) {}
+
+EngineLoop::~EngineLoop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  thread_.join();
+}
+
+std::shared_ptr<TokenStream> EngineLoop::Submit(Request request) {
+  auto stream = std::make_shared<TokenStream>(request.id);
+  absl::MutexLock lock(&mu_);
+  if (stopping_) {
+    stream->Fail(absl::UnavailableError("the engine loop is stopping"));
+    return stream;
+  }
+  inbox_.emplace_back(std::move(request), stream);
+  return stream;
+}
+
+void EngineLoop::Cancel(RequestId id) {
+  absl::MutexLock lock(&mu_);
+  cancels_.push_back(id);
+}
+
+SchedulerStats EngineLoop::stats() const {
+  absl::MutexLock lock(&mu_);
+  return stats_;
+}
+
+void EngineLoop::Drain() {
+  std::deque<std::pair<Request, std::shared_ptr<TokenStream>>> inbox;
+  std::vector<RequestId> cancels;
+  {
+    absl::MutexLock lock(&mu_);
+    inbox.swap(inbox_);
+    cancels.swap(cancels_);
+  }
+  for (auto& [request, stream] : inbox) {
+    const RequestId id = request.id;
+    absl::Status status = streams_.count(id)
+                              ? absl::AlreadyExistsError("request id is already in flight")
+                              : scheduler_.AddRequest(std::move(request));
+    if (!status.ok()) {
+      stream->Fail(status);
+      continue;
+    }
+    streams_[id] = stream;
+  }
+  for (RequestId id : cancels) scheduler_.Abort(id);
+}
+
+void EngineLoop::Deliver(const Event& event) {
+  auto it = streams_.find(event.id);
+  if (it == streams_.end()) return;
+  it->second->Push(event);
+  if (event.finished) streams_.erase(it);
+}
+
+void EngineLoop::Run() {
+  for (;;) {
+    const bool busy = !scheduler_.idle();  // read here: the scheduler is this thread's alone
+    {
+      absl::MutexLock lock(&mu_);
+      auto has_news = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return stopping_ || !inbox_.empty() || !cancels_.empty();
+      };
+      if (!busy) mu_.Await(absl::Condition(&has_news));
+      if (stopping_) break;
+    }
+    Drain();
+    ScheduledStep step = scheduler_.Schedule(absl::Now());
+    for (const Event& e : step.finished_early) Deliver(e);
+    if (!step.empty()) {
+      auto result = engine_->Step(step.plan);
+      for (const Event& e : scheduler_.Update(step, result)) Deliver(e);
+    }
+    absl::MutexLock lock(&mu_);
+    stats_ = scheduler_.stats();
+  }
+  // Shutting down: everything still in flight ends as cancelled.
+  for (auto& [id, stream] : streams_) {
+    Event e;
+    e.id = id;
+    e.finished = true;
+    e.reason = FinishReason::kCancelled;
+    stream->Push(e);
+  }
+  streams_.clear();
+}
+
+}  // namespace hymba::scheduler

@@ -1,0 +1,57 @@
+// TokenStream: the hand-off of one request's events from the engine loop (producer) to the
+// thread serving the client (consumer). Bounded: when the consumer falls behind, new tokens are
+// merged into the last undelivered item instead of queueing more, so the engine loop never
+// blocks and memory stays bounded by `capacity` items.
+//
+// Ownership: shared by the engine loop and the consumer (std::shared_ptr): either may outlive
+// the other.
+// Thread safety: thread-safe.
+#pragma once
+
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "scheduler/request.h"
+
+namespace hymba::scheduler {
+
+// What the consumer reads: new tokens and, on the last item, how the request ended.
+struct StreamItem {
+  std::vector<int32_t> tokens;
+  bool finished = false;
+  FinishReason reason = FinishReason::kLength;
+  absl::Status status;  // not OK when the request failed (admission or engine error)
+  int prompt_tokens = 0;
+  int completion_tokens = 0;
+};
+
+class TokenStream {
+ public:
+  explicit TokenStream(RequestId id, size_t capacity = 64) : id_(id), capacity_(capacity) {}
+  RequestId id() const { return id_; }
+
+  // Producer side. After a finished item nothing more is pushed.
+  void Push(const Event& event);
+  void Fail(const absl::Status& status);
+
+  // Consumer side: waits until an item is ready or `timeout` passes (false: nothing yet). Once
+  // the finished item has been returned, returns false immediately.
+  bool Next(StreamItem* item, absl::Duration timeout = absl::InfiniteDuration());
+  bool done() const;
+
+ private:
+  void PushItem(StreamItem item) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const RequestId id_;
+  const size_t capacity_;
+  mutable absl::Mutex mu_;
+  std::deque<StreamItem> items_ ABSL_GUARDED_BY(mu_);
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;     // a finished item was pushed
+  bool delivered_ ABSL_GUARDED_BY(mu_) = false;  // ... and read
+};
+
+}  // namespace hymba::scheduler
