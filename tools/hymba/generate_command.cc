@@ -1,10 +1,13 @@
 // hymba generate: streams a completion of a prompt (text or token ids) to stdout.
+#include <algorithm>
 #include <cstdio>
+#include <memory>
 #include <string>
 
 #include "engine/base/status_macros.h"
 #include "engine/model/detokenizer.h"
 #include "engine/model/tokenizer.h"
+#include "scheduler/engine_loop.h"
 #include "scheduler/sampler.h"
 #include "tools/hymba/commands.h"
 
@@ -69,30 +72,36 @@ absl::Status RunGenerate(CliArgs& args) {
   if (options.max_seq_len == 0) options.max_seq_len = static_cast<int>(prompt.size()) + max_tokens;
   HY_ASSIGN_OR_RETURN(auto eng, engine::HymbaEngine::Create(options));
 
+  // The same path a server request takes: the engine loop thread, the scheduler, a token stream.
+  scheduler::SchedulerOptions sched;
+  sched.max_slots = eng->info().max_slots;
+  sched.max_seq_len = eng->info().max_seq_len;
+  sched.max_batch_tokens = std::max(512, sched.max_slots);
+  sched.vocab_size = eng->info().vocab_size;
+  sched.eos_token_id = tokenizer->eos_id();
+  scheduler::Request request;
+  request.id = 1;
+  request.prompt = prompt;
+  request.sampling = sampling;
+  request.stop.max_tokens = max_tokens;
+  request.stop.ignore_eos = ignore_eos;
+  scheduler::EngineLoop loop(eng.get(), sched);
+  std::shared_ptr<scheduler::TokenStream> stream = loop.Submit(std::move(request));
+
   engine::IncrementalDetokenizer detok(*tokenizer, /*strip_leading_space=*/!has_prompt);
   std::vector<int> generated;
   std::string text;
-  std::vector<int32_t> feed = prompt;
-  for (int step = 0; step < max_tokens; ++step) {
-    engine::BatchPlan plan;
-    engine::BatchEntry entry;
-    entry.slot = 0;
-    entry.reset_slot = step == 0;
-    entry.start_pos = step == 0 ? 0 : eng->SlotLength(0);
-    entry.tokens = feed;
-    plan.entries.push_back(entry);
-    HY_ASSIGN_OR_RETURN(engine::StepResult result, eng->Step(plan));
-    const int next = scheduler::SampleToken(result.last_row(0), result.vocab_size, sampling, step);
-    generated.push_back(next);
-    if (next == tokenizer->eos_id() && !ignore_eos) break;
-    const std::string piece = detok.Push(next);
-    text += piece;
-    if (!json) {
-      std::fwrite(piece.data(), 1, piece.size(), stdout);
-      std::fflush(stdout);
+  scheduler::StreamItem item;
+  while (stream->Next(&item)) {
+    if (!item.status.ok()) return item.status;
+    for (int32_t token : item.tokens) {
+      generated.push_back(token);
+      if (tokenizer->IsSpecial(token)) continue;
+      const std::string piece = detok.Push(token);
+      text += piece;
+      if (!json) std::fwrite(piece.data(), 1, piece.size(), stdout);
     }
-    feed.assign(1, next);
-    if (eng->SlotLength(0) + 1 > eng->info().max_seq_len) break;
+    if (!json) std::fflush(stdout);
   }
   const std::string tail = detok.Flush();
   text += tail;
