@@ -46,7 +46,8 @@ struct Request {
 // What Update reports for one request after a step.
 struct Event {
   RequestId id = 0;
-  std::vector<int32_t> tokens;  // newly generated tokens (0 or 1 per step)
+  std::vector<int32_t> tokens;         // newly generated tokens (0 or 1 per step)
+  std::vector<SampledToken> logprobs;  // per token, when the request asked for logprobs
   bool finished = false;
   FinishReason reason = FinishReason::kLength;
   std::string error;  // with kError: the engine's message

@@ -75,7 +75,7 @@ absl::Status Scheduler::AddRequest(Request request) {
     return absl::InvalidArgumentError(
         absl::StrCat("max_tokens = ", request.stop.max_tokens, ": prompt (", request.prompt.size(),
                      " tokens) + max_tokens exceeds the context limit ", options_.max_seq_len));
-  HY_RETURN_IF_ERROR(ValidateSamplingParams(request.sampling));
+  HY_RETURN_IF_ERROR(ValidateSamplingParams(request.sampling, options_.vocab_size));
   if (static_cast<int>(waiting_.size()) >= options_.max_queue)
     return absl::ResourceExhaustedError(
         absl::StrCat("the waiting queue is full (", options_.max_queue, " requests)"));
@@ -179,9 +179,12 @@ ScheduledStep Scheduler::Schedule(absl::Time now) {
 }
 
 bool Scheduler::Sample(Sequence& seq, const float* logits, int vocab, Event* event) {
-  const int32_t token = SampleToken(logits, vocab, seq.request.sampling, seq.generated.size());
+  const SamplingParams& sp = seq.request.sampling;
+  SampledToken sampled = scheduler::Sample(logits, vocab, sp, seq.request.prompt, seq.generated);
+  const int32_t token = sampled.token;
   seq.generated.push_back(token);
   event->tokens.push_back(token);
+  if (sp.logprobs || sp.top_logprobs > 0) event->logprobs.push_back(std::move(sampled));
   const StopConditions& stop = seq.request.stop;
   std::optional<FinishReason> reason;
   if (token == options_.eos_token_id && !stop.ignore_eos) {

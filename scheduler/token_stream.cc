@@ -9,6 +9,7 @@ void TokenStream::PushItem(StreamItem item) {
     // Merge into the newest pending item: the consumer sees the same tokens, in fewer pieces.
     StreamItem& last = items_.back();
     last.tokens.insert(last.tokens.end(), item.tokens.begin(), item.tokens.end());
+    last.logprobs.insert(last.logprobs.end(), item.logprobs.begin(), item.logprobs.end());
     last.finished = item.finished;
     last.reason = item.reason;
     last.status = item.status;
@@ -22,6 +23,7 @@ void TokenStream::PushItem(StreamItem item) {
 void TokenStream::Push(const Event& event) {
   StreamItem item;
   item.tokens = event.tokens;
+  item.logprobs = event.logprobs;
   item.finished = event.finished;
   item.reason = event.reason;
   if (event.finished && event.reason == FinishReason::kError)

@@ -22,6 +22,7 @@ namespace hymba::scheduler {
 // What the consumer reads: new tokens and, on the last item, how the request ended.
 struct StreamItem {
   std::vector<int32_t> tokens;
+  std::vector<SampledToken> logprobs;  // per token, when asked for
   bool finished = false;
   FinishReason reason = FinishReason::kLength;
   absl::Status status;  // not OK when the request failed (admission or engine error)

@@ -96,3 +96,73 @@ TEST(SamplerTest, ValidationNamesTheParameter) {
 
 }  // namespace
 }  // namespace hymba::scheduler
+
+namespace hymba::scheduler {
+namespace {
+
+TEST(SamplerPenaltyTest, PenaltiesBiasAndMinP) {
+  // Token 0 best, 1 second; repetition penalty on 0 (seen in the prompt) makes 1 win.
+  std::vector<float> logits = {3.0f, 2.0f, -1.0f, 0.5f};
+  SamplingParams p;
+  const std::vector<int32_t> prompt = {0}, none = {};
+  EXPECT_EQ(Sample(logits.data(), 4, p, prompt, none).token, 0);
+  p.repetition_penalty = 2.0f;  // 3 / 2 = 1.5 < 2
+  EXPECT_EQ(Sample(logits.data(), 4, p, prompt, none).token, 1);
+  p = SamplingParams{};
+  p.frequency_penalty = 0.6f;  // token 0 appears twice in the output: 3 - 1.2 = 1.8 < 2
+  const std::vector<int32_t> output = {0, 0};
+  EXPECT_EQ(Sample(logits.data(), 4, p, none, output).token, 1);
+  p = SamplingParams{};
+  p.presence_penalty = 0.9f;  // once: 3 - 0.9 = 2.1 > 2, still 0
+  EXPECT_EQ(Sample(logits.data(), 4, p, none, output).token, 0);
+  p = SamplingParams{};
+  p.logit_bias = {{3, 5.0f}};
+  EXPECT_EQ(Sample(logits.data(), 4, p, none, none).token, 3);
+  // min_p 0.5 at temperature 1: only tokens with p >= 0.5·p(best) survive: 0 and 1 (e^-1 > 0.5)
+  p = SamplingParams{};
+  p.temperature = 1.0f;
+  p.min_p = 0.5f;
+  for (uint64_t s = 0; s < 200; ++s) {
+    p.seed = s;
+    EXPECT_LE(Sample(logits.data(), 4, p, none, none).token, 1);
+  }
+}
+
+TEST(SamplerPenaltyTest, LogprobsAreNormalizedAndTopIsSorted) {
+  std::vector<float> logits = {1.0f, 2.0f, 0.0f, 2.0f};
+  SamplingParams p;
+  p.logprobs = true;
+  p.top_logprobs = 3;
+  SampledToken t = Sample(logits.data(), 4, p, {}, {});
+  double z = 0;
+  for (float l : logits) z += std::exp(l);
+  EXPECT_EQ(t.token, 1);  // ties go to the lower id
+  EXPECT_NEAR(t.logprob, 2.0 - std::log(z), 1e-5);
+  ASSERT_EQ(t.top.size(), 3u);
+  EXPECT_EQ(t.top[0].first, 1);
+  EXPECT_EQ(t.top[1].first, 3);
+  EXPECT_EQ(t.top[2].first, 0);
+  EXPECT_NEAR(t.top[2].second, 1.0 - std::log(z), 1e-5);
+}
+
+TEST(SamplerPenaltyTest, ValidationOfTheNewParameters) {
+  SamplingParams p;
+  p.min_p = 1.5f;
+  EXPECT_NE(ValidateSamplingParams(p).message().find("min_p"), absl::string_view::npos);
+  p = SamplingParams{};
+  p.repetition_penalty = 0.0f;
+  EXPECT_NE(ValidateSamplingParams(p).message().find("repetition_penalty"),
+            absl::string_view::npos);
+  p = SamplingParams{};
+  p.frequency_penalty = 3.0f;
+  EXPECT_NE(ValidateSamplingParams(p).message().find("frequency_penalty"), absl::string_view::npos);
+  p = SamplingParams{};
+  p.top_logprobs = 21;
+  EXPECT_NE(ValidateSamplingParams(p).message().find("top_logprobs"), absl::string_view::npos);
+  p = SamplingParams{};
+  p.logit_bias = {{10, 1.0f}};
+  EXPECT_NE(ValidateSamplingParams(p, 10).message().find("logit_bias"), absl::string_view::npos);
+}
+
+}  // namespace
+}  // namespace hymba::scheduler

@@ -208,5 +208,30 @@ TEST(SchedulerTest, PriorityRunsFirstAndStopTokensEndRequests) {
   EXPECT_EQ(h.tokens[9].size(), 1u);
 }
 
+TEST(SchedulerTest, LogprobsTravelWithTheirTokens) {
+  Scheduler s(Options(2, 16, 8));
+  testing::FakeEngine engine(2, 512, kVocab, kEos);
+  Request r = MakeRequest(1, 5, 4);
+  r.stop.ignore_eos = true;
+  r.sampling.logprobs = true;
+  r.sampling.top_logprobs = 3;
+  ASSERT_TRUE(s.AddRequest(r).ok());
+  int tokens = 0;
+  while (!s.idle()) {
+    ScheduledStep step = s.Schedule(absl::UnixEpoch());
+    for (const Event& e : s.Update(step, engine.Step(step.plan))) {
+      ASSERT_EQ(e.logprobs.size(), e.tokens.size());
+      for (size_t i = 0; i < e.tokens.size(); ++i) {
+        EXPECT_EQ(e.logprobs[i].token, e.tokens[i]);
+        EXPECT_LE(e.logprobs[i].logprob, 0.0f);
+        EXPECT_EQ(e.logprobs[i].top.size(), 3u);
+        EXPECT_EQ(e.logprobs[i].top[0].first, e.tokens[i]);  // greedy picks the best
+      }
+      tokens += static_cast<int>(e.tokens.size());
+    }
+  }
+  EXPECT_EQ(tokens, 4);
+}
+
 }  // namespace
 }  // namespace hymba::scheduler
