@@ -134,3 +134,11 @@ std::string IncrementalDetokenizer::DrainBytes(bool end_of_run) {
 }
 
 }  // namespace hymba::engine
+
+namespace hymba::engine {
+
+std::unique_ptr<TextStreamDecoder> Tokenizer::NewStreamDecoder(bool strip_leading_space) const {
+  return std::make_unique<IncrementalDetokenizer>(*this, strip_leading_space);
+}
+
+}  // namespace hymba::engine

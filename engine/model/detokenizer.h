@@ -17,11 +17,12 @@
 
 #include <string>
 
+#include "engine/api/text_codec.h"
 #include "engine/model/tokenizer.h"
 
 namespace hymba::engine {
 
-class IncrementalDetokenizer {
+class IncrementalDetokenizer final : public TextStreamDecoder {
  public:
   // `strip_leading_space`: true when the output is a text of its own (decoding from its start, as
   // SentencePiece does); false when it continues a prompt, so a leading "▁" is a real space.
@@ -31,10 +32,10 @@ class IncrementalDetokenizer {
   IncrementalDetokenizer& operator=(const IncrementalDetokenizer&) = delete;
 
   // Appends `id`; returns the text it completes (often empty while bytes are held).
-  std::string Push(int id);
+  std::string Push(int id) override;
 
   // Ends the stream: returns held bytes, each as U+FFFD (they can no longer complete).
-  std::string Flush();
+  std::string Flush() override;
 
   // Bytes held back waiting for the rest of a UTF-8 character.
   size_t pending_bytes() const { return pending_.size(); }

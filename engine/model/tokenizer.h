@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "engine/api/text_codec.h"
 
 namespace hymba::engine {
 
@@ -44,7 +45,7 @@ struct TokenPiece {
   std::string text;
 };
 
-class Tokenizer {
+class Tokenizer final : public TextCodec {
  public:
   // Reads `<model_dir>/tokenizer.model` and, when present, `<model_dir>/tokenizer_config.json`
   // (add_bos_token, add_eos_token, bos/eos/pad token strings, added_tokens_decoder, chat_template;
@@ -59,27 +60,29 @@ class Tokenizer {
   // their ids and the text between them is encoded by SentencePiece, as Hugging Face's slow
   // tokenizer does. With `add_special`, prepends BOS when add_bos_token() and appends EOS when
   // add_eos_token().
-  absl::StatusOr<std::vector<int>> Encode(absl::string_view text, bool add_special) const;
+  absl::StatusOr<std::vector<int>> Encode(absl::string_view text,
+                                          bool add_special) const override;
 
   // Decodes `ids` with SentencePiece's own decoder, skipping special tokens (BOS, EOS, unknown,
   // pad, added special tokens) and ids outside [0, vocab_size()). Invalid UTF-8 from byte-fallback
   // pieces becomes U+FFFD, one per byte; the first piece's leading "▁" space is dropped.
-  std::string Decode(absl::Span<const int> ids) const;
+  std::string Decode(absl::Span<const int> ids) const override;
+  std::unique_ptr<TextStreamDecoder> NewStreamDecoder(bool strip_leading_space) const override;
 
   // SentencePiece pieces plus added tokens past them.
-  int vocab_size() const { return static_cast<int>(pieces_.size()); }
+  int vocab_size() const override { return static_cast<int>(pieces_.size()); }
   int bos_id() const { return bos_id_; }
-  int eos_id() const { return eos_id_; }
+  int eos_id() const override { return eos_id_; }
   int pad_id() const { return pad_id_; }  // -1 when the checkpoint names none
   bool add_bos_token() const { return add_bos_token_; }
   bool add_eos_token() const { return add_eos_token_; }
   const std::string& bos_token() const { return bos_token_; }
   const std::string& eos_token() const { return eos_token_; }
   // The Jinja chat template; empty when the checkpoint ships none.
-  const std::string& chat_template() const { return chat_template_; }
+  const std::string& chat_template() const override { return chat_template_; }
 
   // True for ids that decoding skips; false for out-of-range ids.
-  bool IsSpecial(int id) const;
+  bool IsSpecial(int id) const override;
   // REQUIRES: 0 <= id < vocab_size().
   const TokenPiece& piece(int id) const { return pieces_[id]; }
 
