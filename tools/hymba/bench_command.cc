@@ -84,7 +84,8 @@ absl::Status RunBench(CliArgs& args) {
       "{\"model\":\"%s\",\"device\":\"%s\",\"precision\":\"%s\",\"threads\":%d,\"batch\":%d,"
       "\"prompt_len\":%d,\"gen_len\":%d,\"load_s\":%.3f,\"prefill_s\":%.4f,"
       "\"prefill_tok_s\":%.2f,\"decode_s\":%.4f,\"decode_tok_s\":%.2f,"
-      "\"decode_step_ms\":%.3f,\"weight_mib\":%.1f,\"streamed_weight_mib\":%.1f,\"state_mib_per_slot\":%.3f,"
+      "\"decode_step_ms\":%.3f,\"weight_mib\":%.1f,\"streamed_weight_mib\":%.1f,\"state_mib_per_"
+      "slot\":%.3f,"
       "\"peak_rss_mib\":%.1f}\n",
       info.model_name.c_str(), info.device.c_str(), info.precision.c_str(), options.backend.threads,
       batch, prompt_len, gen_len, load_s, prefill_s, batch * prompt_len / prefill_s, decode_s,

@@ -11,7 +11,8 @@ absl::StatusOr<CliArgs> CliArgs::Parse(const std::vector<std::string>& argv,
   CliArgs args;
   for (size_t i = 0; i < argv.size(); ++i) {
     const std::string& a = argv[i];
-    if (a.rfind("--", 0) != 0) return absl::InvalidArgumentError(absl::StrCat("unexpected argument '", a, "'"));
+    if (a.rfind("--", 0) != 0)
+      return absl::InvalidArgumentError(absl::StrCat("unexpected argument '", a, "'"));
     std::string name = a.substr(2), value;
     const size_t eq = name.find('=');
     if (eq != std::string::npos) {
@@ -33,7 +34,8 @@ bool CliArgs::Has(const std::string& name) { return values_.count(name) > 0; }
 
 absl::StatusOr<std::string> CliArgs::String(const std::string& name) {
   auto it = values_.find(name);
-  if (it == values_.end()) return absl::InvalidArgumentError(absl::StrCat("--", name, " is required"));
+  if (it == values_.end())
+    return absl::InvalidArgumentError(absl::StrCat("--", name, " is required"));
   used_.insert(name);
   return it->second;
 }
@@ -71,7 +73,8 @@ absl::StatusOr<std::vector<int>> CliArgs::IntList(const std::string& name) {
   for (absl::string_view part : absl::StrSplit(*text, ',', absl::SkipWhitespace())) {
     int v;
     if (!absl::SimpleAtoi(part, &v))
-      return absl::InvalidArgumentError(absl::StrCat("--", name, ": '", part, "' is not an integer"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--", name, ": '", part, "' is not an integer"));
     out.push_back(v);
   }
   if (out.empty()) return absl::InvalidArgumentError(absl::StrCat("--", name, ": empty list"));
@@ -80,7 +83,8 @@ absl::StatusOr<std::vector<int>> CliArgs::IntList(const std::string& name) {
 
 absl::Status CliArgs::Finish() const {
   for (const auto& [name, value] : values_)
-    if (!used_.count(name)) return absl::InvalidArgumentError(absl::StrCat("unknown option --", name));
+    if (!used_.count(name))
+      return absl::InvalidArgumentError(absl::StrCat("unknown option --", name));
   return absl::OkStatus();
 }
 

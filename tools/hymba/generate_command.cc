@@ -5,10 +5,10 @@
 #include <string>
 
 #include "engine/base/status_macros.h"
-#include "engine/model/detokenizer.h"
 #include "engine/model/tokenizer.h"
 #include "scheduler/engine_loop.h"
 #include "scheduler/sampler.h"
+#include "scheduler/text_output.h"
 #include "tools/hymba/commands.h"
 
 namespace hymba::tools {
@@ -18,11 +18,21 @@ std::string JsonEscape(const std::string& s) {
   std::string out;
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           char buf[8];
@@ -46,8 +56,15 @@ absl::Status RunGenerate(CliArgs& args) {
   HY_ASSIGN_OR_RETURN(sampling.top_k, args.IntOr("top-k", 0));
   HY_ASSIGN_OR_RETURN(double top_p, args.DoubleOr("top-p", 1.0));
   HY_ASSIGN_OR_RETURN(int seed, args.IntOr("seed", 0));
+  HY_ASSIGN_OR_RETURN(double min_p, args.DoubleOr("min-p", 0.0));
+  HY_ASSIGN_OR_RETURN(double repetition, args.DoubleOr("repetition-penalty", 1.0));
   sampling.temperature = static_cast<float>(temperature);
   sampling.top_p = static_cast<float>(top_p);
+  sampling.min_p = static_cast<float>(min_p);
+  sampling.repetition_penalty = static_cast<float>(repetition);
+  std::vector<std::string> stops;
+  if (args.Has("stop")) stops.push_back(args.StringOr("stop", ""));
+  HY_RETURN_IF_ERROR(scheduler::StopStringMatcher::Validate(stops));
   sampling.seed = static_cast<uint64_t>(seed);
   const bool json = args.Flag("json");
   const bool ignore_eos = args.Flag("ignore-eos");
@@ -88,30 +105,34 @@ absl::Status RunGenerate(CliArgs& args) {
   scheduler::EngineLoop loop(eng.get(), sched);
   std::shared_ptr<scheduler::TokenStream> stream = loop.Submit(std::move(request));
 
-  engine::IncrementalDetokenizer detok(*tokenizer, /*strip_leading_space=*/!has_prompt);
+  scheduler::TextOutput output(*tokenizer, /*strip_leading_space=*/!has_prompt, stops);
   std::vector<int> generated;
   std::string text;
+  auto emit = [&](const std::string& piece) {
+    text += piece;
+    if (!json) {
+      std::fwrite(piece.data(), 1, piece.size(), stdout);
+      std::fflush(stdout);
+    }
+  };
   scheduler::StreamItem item;
   while (stream->Next(&item)) {
     if (!item.status.ok()) return item.status;
-    for (int32_t token : item.tokens) {
-      generated.push_back(token);
-      if (tokenizer->IsSpecial(token)) continue;
-      const std::string piece = detok.Push(token);
-      text += piece;
-      if (!json) std::fwrite(piece.data(), 1, piece.size(), stdout);
-    }
-    if (!json) std::fflush(stdout);
+    emit(output.Push(item.tokens));
+    const int keep = output.stopped()
+                         ? output.accepted_tokens() - static_cast<int>(generated.size())
+                         : static_cast<int>(item.tokens.size());
+    generated.insert(generated.end(), item.tokens.begin(), item.tokens.begin() + keep);
+    if (output.stopped()) loop.Cancel(1);
   }
-  const std::string tail = detok.Flush();
-  text += tail;
+  emit(output.Finish());
   if (json) {
     std::string out = "{\"tokens\":[";
-    for (size_t i = 0; i < generated.size(); ++i) out += (i ? "," : "") + std::to_string(generated[i]);
+    for (size_t i = 0; i < generated.size(); ++i)
+      out += (i ? "," : "") + std::to_string(generated[i]);
     out += "],\"text\":\"" + JsonEscape(text) + "\"}\n";
     std::fwrite(out.data(), 1, out.size(), stdout);
   } else {
-    std::fwrite(tail.data(), 1, tail.size(), stdout);
     std::fputc('\n', stdout);
   }
   return absl::OkStatus();

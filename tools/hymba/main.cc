@@ -13,7 +13,8 @@ constexpr char kUsage[] =
     "usage: hymba <command> [options]\n"
     "  logits   --model DIR --tokens 1,5,9 [--all] [--precision f32|bf16|auto] [--threads N]\n"
     "  generate --model DIR (--prompt TEXT | --tokens IDS) --max-tokens N [--temperature T]\n"
-    "           [--top-k K] [--top-p P] [--seed S] [--json] [--ignore-eos] [--precision P] [--threads N]\n"
+    "           [--top-k K] [--top-p P] [--min-p P] [--repetition-penalty R] [--seed S]\n"
+    "           [--stop TEXT] [--json] [--ignore-eos] [--precision P] [--threads N]\n"
     "  bench    --model DIR --batch B --prompt-len P --gen-len G [--precision P] [--threads N]\n";
 
 }  // namespace
