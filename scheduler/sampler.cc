@@ -17,6 +17,16 @@ absl::Status Range(const char* name, float v, float lo, float hi) {
   return absl::OkStatus();
 }
 
+// Index of the largest value (the first on ties): a vectorizable max, then a search for it.
+int ArgMax(const float* x, int n) {
+  float best = x[0];
+#pragma omp simd reduction(max : best)
+  for (int i = 0; i < n; ++i) best = x[i] > best ? x[i] : best;
+  for (int i = 0; i < n; ++i)
+    if (x[i] == best) return i;
+  return 0;  // only NaN logits reach here
+}
+
 // Logits after bias and penalties.
 std::vector<float> Processed(const float* logits, int vocab, const SamplingParams& p,
                              absl::Span<const int32_t> prompt, absl::Span<const int32_t> output) {
@@ -78,18 +88,23 @@ namespace {
 SampledToken SampleAt(const float* logits, int vocab, const SamplingParams& p,
                       absl::Span<const int32_t> prompt, absl::Span<const int32_t> output,
                       uint64_t step) {
-  const std::vector<float> x = Processed(logits, vocab, p, prompt, output);
+  // Bias and penalties work on a copy; without them the logits are read in place.
+  const bool processed = !p.logit_bias.empty() || p.repetition_penalty != 1.0f ||
+                         p.presence_penalty != 0.0f || p.frequency_penalty != 0.0f;
+  std::vector<float> copy;
+  if (processed) copy = Processed(logits, vocab, p, prompt, output);
+  const float* x = processed ? copy.data() : logits;
   SampledToken out;
-  const int argmax = static_cast<int>(std::max_element(x.begin(), x.end()) - x.begin());
-  // Candidates by descending logit (ties by id), cut by top-k.
-  std::vector<int> ids(vocab);
-  std::iota(ids.begin(), ids.end(), 0);
+  const int argmax = ArgMax(x, vocab);
   const bool greedy = p.temperature == 0.0f || p.top_k == 1;
-  const int k = greedy ? 1 : (p.top_k > 0 ? std::min(p.top_k, vocab) : vocab);
   auto by_logit = [&](int a, int b) { return x[a] > x[b] || (x[a] == x[b] && a < b); };
   if (greedy) {
-    ids.assign(1, argmax);
+    out.token = argmax;
   } else {
+    // Candidates by descending logit (ties by id), cut by top-k.
+    const int k = p.top_k > 0 ? std::min(p.top_k, vocab) : vocab;
+    std::vector<int> ids(vocab);
+    std::iota(ids.begin(), ids.end(), 0);
     std::partial_sort(ids.begin(), ids.begin() + k, ids.end(), by_logit);
     ids.resize(k);
     std::vector<double> probs(k);
@@ -121,9 +136,8 @@ SampledToken SampleAt(const float* logits, int vocab, const SamplingParams& p,
         break;
       }
     }
-    ids.assign(1, ids[pick]);
+    out.token = ids[pick];
   }
-  out.token = ids[0];
   if (p.logprobs || p.top_logprobs > 0) {
     const double mx = x[argmax];
     double sum = 0.0;

@@ -31,7 +31,16 @@ absl::Status RunBench(CliArgs& args) {
   HY_ASSIGN_OR_RETURN(int prompt_len, args.IntOr("prompt-len", 128));
   HY_ASSIGN_OR_RETURN(int gen_len, args.IntOr("gen-len", 128));
   HY_ASSIGN_OR_RETURN(int seed, args.IntOr("seed", 0));
+  HY_ASSIGN_OR_RETURN(int requests, args.IntOr("requests", 0));
+  HY_ASSIGN_OR_RETURN(int concurrency, args.IntOr("concurrency", 1));
   HY_RETURN_IF_ERROR(args.Finish());
+  if (requests > 0) {
+    if (concurrency <= 0) return absl::InvalidArgumentError("--concurrency: must be > 0");
+    options.max_slots = concurrency;
+    if (options.max_seq_len == 0) options.max_seq_len = prompt_len + gen_len + 1;
+    HY_ASSIGN_OR_RETURN(auto eng, engine::HymbaEngine::Create(options));
+    return RunServingBench(*eng, requests, concurrency, prompt_len, gen_len, seed);
+  }
   if (batch <= 0 || prompt_len <= 0 || gen_len < 0)
     return absl::InvalidArgumentError("--batch and --prompt-len must be > 0, --gen-len >= 0");
   options.max_slots = batch;

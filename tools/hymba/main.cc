@@ -15,7 +15,8 @@ constexpr char kUsage[] =
     "  generate --model DIR (--prompt TEXT | --tokens IDS) --max-tokens N [--temperature T]\n"
     "           [--top-k K] [--top-p P] [--min-p P] [--repetition-penalty R] [--seed S]\n"
     "           [--stop TEXT] [--json] [--ignore-eos] [--precision P] [--threads N]\n"
-    "  bench    --model DIR --batch B --prompt-len P --gen-len G [--precision P] [--threads N]\n";
+    "  bench    --model DIR --batch B --prompt-len P --gen-len G [--precision P] [--threads N]\n"
+    "  bench    --model DIR --requests R --concurrency C --prompt-len P --gen-len G  (serving)\n";
 
 }  // namespace
 
