@@ -2,7 +2,8 @@
 //
 // f32 precision: W is packed once into oneDNN's preferred blocked f32 layout; oneDNN matmul.
 // bf16 precision: W stays bf16 in its checkpoint layout [n, k] (half the bytes to stream):
-//   - up to kGemvMaxRows rows (decode): the GEMV kernel in gemv_bf16.cc;
+//   - up to 4·kGemvMaxRows rows (decode batches): the GEMV kernel in gemv_bf16.cc, in passes of
+//     kGemvMaxRows rows;
 //   - more rows, CPU with AMX: oneDNN bf16 matmul (x rounded to bf16);
 //   - more rows, no AMX: W is widened to fp32 into a scratch buffer and oneDNN's f32 matmul runs,
 //     which is twice as fast as AVX512-BF16 dot products on such CPUs (benchmarks/gemm_peak).
