@@ -3,12 +3,11 @@
 // Usage: gemm_peak [threads] [K] [N]
 #include <omp.h>
 
-#include <oneapi/dnnl/dnnl.hpp>
-
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <oneapi/dnnl/dnnl.hpp>
 #include <string>
 #include <vector>
 
@@ -57,7 +56,8 @@ int main(int argc, char** argv) {
     for (int m : {1, 8, 512}) {
       const double t = Seconds(m, k, n, type, eng, s);
       char buf[128];
-      std::snprintf(buf, sizeof(buf), ",\"%s_m%d_gflop_s\":%.1f", name, m, 2.0 * m * k * n / t / 1e9);
+      std::snprintf(buf, sizeof(buf), ",\"%s_m%d_gflop_s\":%.1f", name, m,
+                    2.0 * m * k * n / t / 1e9);
       out += buf;
     }
   }

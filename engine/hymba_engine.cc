@@ -41,13 +41,20 @@ absl::StatusOr<std::unique_ptr<HymbaEngine>> HymbaEngine::Create(const EngineOpt
   EngineOptions opts = options;
   const int M = config.num_memory_tokens;
   if (opts.max_slots <= 0)
-    return absl::InvalidArgumentError(absl::StrCat("max_slots = ", opts.max_slots, ": must be > 0"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_slots = ", opts.max_slots, ": must be > 0"));
   if (opts.max_seq_len < 0)
     return absl::InvalidArgumentError(
         absl::StrCat("max_seq_len = ", opts.max_seq_len, ": must be >= 0"));
-  if (opts.max_seq_len == 0) opts.max_seq_len = std::max(1, config.max_position_embeddings - M);
-  if (config.mamba_d_state > 256)
-    return absl::InvalidArgumentError("mamba_d_state > 256 is not supported");
+  if (opts.max_seq_len == 0) {
+    if (config.max_position_embeddings <= M)
+      return absl::InvalidArgumentError(
+          "max_seq_len: config.json gives no usable max_position_embeddings; set it explicitly");
+    opts.max_seq_len = config.max_position_embeddings - M;
+  }
+  if (config.mamba_d_state > kMaxSsmState)
+    return absl::InvalidArgumentError(absl::StrCat("mamba_d_state = ", config.mamba_d_state,
+                                                   ": at most ", kMaxSsmState, " is supported"));
 
   std::unique_ptr<HymbaEngine> e(new HymbaEngine(opts, config));
   HY_ASSIGN_OR_RETURN(auto archive, SafetensorsArchive::Open(opts.model_dir));
@@ -78,10 +85,15 @@ absl::StatusOr<std::unique_ptr<HymbaEngine>> HymbaEngine::Create(const EngineOpt
   spdlog::info(
       "engine: model {} on {} ({}), {} layers, hidden {}, {} meta tokens; {} slots x {} tokens; "
       "weights {:.1f} MiB, state {:.2f} MiB/slot ({:.1f} MiB total), shared meta prefix {:.2f} MiB",
-      info.model_name, info.device, info.precision, config.num_hidden_layers, config.hidden_size,
-      M, info.max_slots, info.max_seq_len, MiB(info.weight_bytes), MiB(info.state_bytes_per_slot),
+      info.model_name, info.device, info.precision, config.num_hidden_layers, config.hidden_size, M,
+      info.max_slots, info.max_seq_len, MiB(info.weight_bytes), MiB(info.state_bytes_per_slot),
       MiB(info.state_bytes_per_slot * info.max_slots), MiB(info.shared_prefix_bytes));
   return e;
+}
+
+int HymbaEngine::SlotLength(int slot) const {
+  HY_CHECK(slot >= 0 && slot < static_cast<int>(slot_length_.size()));
+  return slot_length_[slot];
 }
 
 absl::Status HymbaEngine::RunMetaPass(int target_slot) {
@@ -103,25 +115,24 @@ absl::Status HymbaEngine::Validate(const BatchPlan& plan) const {
     const BatchEntry& e = plan.entries[i];
     const std::string where = absl::StrCat("entries[", i, "].");
     if (e.slot < 0 || e.slot >= options_.max_slots)
-      return absl::InvalidArgumentError(absl::StrCat(where, "slot = ", e.slot, ": must be in [0, ",
-                                                     options_.max_slots, ")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, "slot = ", e.slot, ": must be in [0, ", options_.max_slots, ")"));
     if (seen[e.slot])
       return absl::InvalidArgumentError(absl::StrCat(where, "slot = ", e.slot, ": used twice"));
     seen[e.slot] = true;
     if (e.tokens.empty()) return absl::InvalidArgumentError(where + "tokens: empty");
     const int length = e.reset_slot ? 0 : slot_length_[e.slot];
     if (e.start_pos != length)
-      return absl::InvalidArgumentError(absl::StrCat(where, "start_pos = ", e.start_pos,
-                                                     ": the slot holds ", length, " tokens"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, "start_pos = ", e.start_pos, ": the slot holds ", length, " tokens"));
     if (length + static_cast<int>(e.tokens.size()) > options_.max_seq_len)
       return absl::InvalidArgumentError(absl::StrCat(where, "tokens: context ", length, " + ",
                                                      e.tokens.size(), " exceeds max_seq_len ",
                                                      options_.max_seq_len));
     for (int32_t id : e.tokens)
       if (id < 0 || id >= config_.vocab_size)
-        return absl::InvalidArgumentError(absl::StrCat(where, "tokens: id ", id,
-                                                       " outside the vocabulary [0, ",
-                                                       config_.vocab_size, ")"));
+        return absl::InvalidArgumentError(absl::StrCat(
+            where, "tokens: id ", id, " outside the vocabulary [0, ", config_.vocab_size, ")"));
   }
   return absl::OkStatus();
 }
@@ -164,7 +175,8 @@ absl::StatusOr<StepResult> HymbaEngine::Step(const BatchPlan& plan) {
   batch.logit_rows = logit_rows;
   HY_RETURN_IF_ERROR(
       parts_->forward->Run(batch, parts_->slots->slots_view(), result.logits.data()));
-  for (const BatchEntry& e : plan.entries) slot_length_[e.slot] += static_cast<int>(e.tokens.size());
+  for (const BatchEntry& e : plan.entries)
+    slot_length_[e.slot] += static_cast<int>(e.tokens.size());
   return result;
 }
 

@@ -36,7 +36,7 @@ class HymbaEngine final : public Engine {
   ~HymbaEngine() override;
 
   absl::StatusOr<StepResult> Step(const BatchPlan& plan) override;
-  int SlotLength(int slot) const override { return slot_length_[slot]; }
+  int SlotLength(int slot) const override;
   const EngineInfo& info() const override { return info_; }
   const HymbaConfig& config() const { return config_; }
 

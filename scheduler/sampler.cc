@@ -67,7 +67,7 @@ absl::Status ValidateSamplingParams(const SamplingParams& p, int vocab) {
     return absl::InvalidArgumentError(
         absl::StrCat("top_logprobs = ", p.top_logprobs, ": must be in [0, ", kMaxTopLogprobs, "]"));
   for (const auto& [id, bias] : p.logit_bias) {
-    if (id < 0 || (vocab > 0 && id >= vocab))
+    if (id < 0 || id >= vocab)
       return absl::InvalidArgumentError(
           absl::StrCat("logit_bias: token id ", id, " outside the vocabulary"));
     if (auto s = Range("logit_bias value", bias, -100.0f, 100.0f); !s.ok()) return s;

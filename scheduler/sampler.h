@@ -33,8 +33,8 @@ struct SamplingParams {
 
 constexpr int kMaxTopLogprobs = 20;
 
-// REQUIRES for the token ids of logit_bias: checked against `vocab`.
-absl::Status ValidateSamplingParams(const SamplingParams& params, int vocab = 0);
+// Checks every parameter; logit_bias ids must lie in [0, vocab).
+absl::Status ValidateSamplingParams(const SamplingParams& params, int vocab);
 
 // Uniform double in [0, 1) from (seed, counter): a SplitMix64-style hash, stateless.
 double CounterUniform(uint64_t seed, uint64_t counter);

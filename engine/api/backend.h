@@ -31,7 +31,8 @@ class Backend;
 class DeviceBuffer {
  public:
   DeviceBuffer() = default;
-  DeviceBuffer(Backend* owner, void* data, size_t bytes) : owner_(owner), data_(data), bytes_(bytes) {}
+  DeviceBuffer(Backend* owner, void* data, size_t bytes)
+      : owner_(owner), data_(data), bytes_(bytes) {}
   ~DeviceBuffer();
   DeviceBuffer(DeviceBuffer&& other) noexcept { *this = std::move(other); }
   DeviceBuffer& operator=(DeviceBuffer&& other) noexcept;
@@ -84,6 +85,10 @@ class Backend {
   // worker-thread count, which OpenMP keeps per calling thread). Called at the start of every
   // forward pass, so any thread may drive the backend.
   virtual void PrepareThread() {}
+  // Ops return nothing; a backend that fails inside one (a library exception, memory exhausted)
+  // records the first failure here. The forward pass checks it once per step: the step then
+  // fails with that status and the slots it touched must be reset.
+  virtual absl::Status TakeError() { return absl::OkStatus(); }
 
   // Weights: packs `src` for Gemm in the backend's precision.
   virtual absl::StatusOr<std::unique_ptr<PackedWeight>> PackWeight(const HostMatrix& src) = 0;

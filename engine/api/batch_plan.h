@@ -24,9 +24,9 @@ enum class LogitsMode {
 };
 
 struct BatchEntry {
-  int slot = 0;               // state slot in [0, max_slots)
-  bool reset_slot = false;    // start a new sequence: the slot is reset to the meta-token state
-  int start_pos = 0;          // position of tokens[0]; must equal the slot's current length
+  int slot = 0;             // state slot in [0, max_slots)
+  bool reset_slot = false;  // start a new sequence: the slot is reset to the meta-token state
+  int start_pos = 0;        // position of tokens[0]; must equal the slot's current length
   absl::Span<const int32_t> tokens;  // [N], N >= 1, ids in [0, vocab)
   LogitsMode logits = LogitsMode::kLast;
 };

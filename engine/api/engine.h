@@ -20,15 +20,15 @@ namespace hymba::engine {
 // Capacity and identity, as logged at start-up and reported by the model-info RPC.
 struct EngineInfo {
   std::string model_name;
-  std::string device;           // "cpu" or "cuda:0 (NVIDIA ...)"
-  std::string precision;        // "f32" or "bf16"
+  std::string device;     // "cpu" or "cuda:0 (NVIDIA ...)"
+  std::string precision;  // "f32" or "bf16"
   int vocab_size = 0;
   int max_slots = 0;
-  int max_seq_len = 0;          // prompt + generated tokens per sequence (meta tokens excluded)
+  int max_seq_len = 0;  // prompt + generated tokens per sequence (meta tokens excluded)
   int num_meta_tokens = 0;
   int eos_token_id = -1;
   int bos_token_id = -1;
-  size_t weight_bytes = 0;      // resident weights
+  size_t weight_bytes = 0;           // resident weights
   size_t streamed_weight_bytes = 0;  // weights read by every step (all but the lookup table)
   size_t state_bytes_per_slot = 0;
   size_t shared_prefix_bytes = 0;  // meta-token K/V shared by all slots
@@ -38,7 +38,7 @@ class Engine {
  public:
   virtual ~Engine() = default;
   virtual absl::StatusOr<StepResult> Step(const BatchPlan& plan) = 0;
-  // Tokens fed so far into `slot` (0 after a reset).
+  // Tokens fed so far into `slot` (0 after a reset). REQUIRES: 0 <= slot < max_slots.
   virtual int SlotLength(int slot) const = 0;
   virtual const EngineInfo& info() const = 0;
 };

@@ -14,10 +14,11 @@ absl::Status ConfigureLogging(const std::string& format, const std::string& leve
     spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%n] %v");
   } else if (format == "json") {
     // Messages are plain text without quotes by convention; the logger name carries the layer.
-    spdlog::set_pattern(
-        R"({"ts":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","logger":"%n","msg":"%v"})", spdlog::pattern_time_type::utc);
+    spdlog::set_pattern(R"({"ts":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","logger":"%n","msg":"%v"})",
+                        spdlog::pattern_time_type::utc);
   } else {
-    return absl::InvalidArgumentError(absl::StrCat("log format '", format, "': expected text or json"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("log format '", format, "': expected text or json"));
   }
   spdlog::set_level(lvl);
   return absl::OkStatus();

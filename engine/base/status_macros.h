@@ -1,4 +1,5 @@
-// Status helpers shared by every layer: abseil 20220623 ships no RETURN_IF_ERROR / ASSIGN_OR_RETURN.
+// Status helpers shared by every layer: abseil 20220623 ships no RETURN_IF_ERROR /
+// ASSIGN_OR_RETURN.
 //
 // Thread safety: macros only; no state.
 #pragma once
@@ -13,13 +14,14 @@
 #define HY_CONCAT_(a, b) HY_CONCAT_INNER_(a, b)
 
 // Returns the status from the enclosing function when `expr` is not OK.
-#define HY_RETURN_IF_ERROR(expr)                  \
-  do {                                            \
-    ::absl::Status hy_status_ = (expr);           \
-    if (!hy_status_.ok()) return hy_status_;      \
+#define HY_RETURN_IF_ERROR(expr)             \
+  do {                                       \
+    ::absl::Status hy_status_ = (expr);      \
+    if (!hy_status_.ok()) return hy_status_; \
   } while (0)
 
-// `HY_ASSIGN_OR_RETURN(auto x, MakeX());` declares or assigns `x` from a StatusOr, or returns its error.
+// `HY_ASSIGN_OR_RETURN(auto x, MakeX());` declares or assigns `x` from a StatusOr, or returns its
+// error.
 #define HY_ASSIGN_OR_RETURN(lhs, expr) \
   HY_ASSIGN_OR_RETURN_IMPL_(HY_CONCAT_(hy_statusor_, __LINE__), lhs, expr)
 #define HY_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \

@@ -4,6 +4,8 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <exception>
+#include <new>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -26,7 +28,8 @@ bool CpuHasAvx512Bf16() {
 
 absl::StatusOr<std::unique_ptr<CpuBackend>> CpuBackend::Create(const CpuBackendOptions& options) {
   if (options.threads < 0) {
-    return absl::InvalidArgumentError(absl::StrCat("threads = ", options.threads, ": must be >= 0"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("threads = ", options.threads, ": must be >= 0"));
   }
   if (options.precision == Precision::kBf16 && !CpuHasAvx512Bf16()) {
     return absl::FailedPreconditionError(
@@ -70,7 +73,20 @@ absl::StatusOr<std::unique_ptr<PackedWeight>> CpuBackend::PackWeight(const HostM
 
 void CpuBackend::Gemm(const float* x, int ld_x, int m, const PackedWeight& w, float* y, int ld_y,
                       bool accumulate) {
-  static_cast<const cpu::CpuWeight&>(w).Apply(x, ld_x, m, y, ld_y, accumulate);
+  // oneDNN reports failures by exception; none may leave the backend.
+  try {
+    static_cast<const cpu::CpuWeight&>(w).Apply(x, ld_x, m, y, ld_y, accumulate);
+  } catch (const std::bad_alloc&) {
+    if (error_.ok()) error_ = absl::ResourceExhaustedError("cpu: out of memory in a GEMM");
+  } catch (const std::exception& e) {
+    if (error_.ok()) error_ = absl::InternalError(absl::StrCat("cpu: GEMM failed: ", e.what()));
+  }
+}
+
+absl::Status CpuBackend::TakeError() {
+  absl::Status status = error_;
+  error_ = absl::OkStatus();
+  return status;
 }
 
 void CpuBackend::Embed(const int32_t* ids, int count, const void* table, bool table_bf16, int cols,
@@ -97,8 +113,7 @@ void CpuBackend::GatedActivation(float* a, int ld_a, const float* b, int ld_b, i
   cpu::GatedActivation(a, ld_a, b, ld_b, rows, cols, relu2);
 }
 void CpuBackend::FuseNorms(const float* a, int ld_a, const float* wa, const float* y, int ld_y,
-                           const float* wy, int rows, int cols, float eps, float* out,
-                           int ld_out) {
+                           const float* wy, int rows, int cols, float eps, float* out, int ld_out) {
   cpu::FuseNorms(a, ld_a, wa, y, ld_y, wy, rows, cols, eps, out, ld_out);
 }
 void CpuBackend::AddBias(float* x, int ld, int rows, int cols, const float* bias) {

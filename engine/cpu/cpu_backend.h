@@ -2,6 +2,8 @@
 // or bf16 with fp32 accumulation); attention, conv, scan and norms are the hand-written kernels
 // in cpu/kernels/. Work is spread over `threads` OpenMP threads.
 //
+// Ownership: owns nothing but its options; buffers and packed weights it returns own their
+// memory.
 // Errors: Create fails with InvalidArgument for threads < 0 and FailedPrecondition when bf16 is
 // asked for on a CPU without AVX512-BF16.
 // Thread safety: one caller at a time (the engine loop); kernels fan out internally.
@@ -38,6 +40,7 @@ class CpuBackend final : public Backend {
   void Fill(void* dst, size_t bytes, uint8_t value) override;
   void Synchronize() override {}
   void PrepareThread() override;
+  absl::Status TakeError() override;
 
   absl::StatusOr<std::unique_ptr<PackedWeight>> PackWeight(const HostMatrix& src) override;
   void Gemm(const float* x, int ld_x, int m, const PackedWeight& w, float* y, int ld_y,
@@ -68,6 +71,7 @@ class CpuBackend final : public Backend {
       : options_(options), threads_(threads) {}
   CpuBackendOptions options_;
   int threads_;
+  absl::Status error_;  // first failure inside an op since the last TakeError
 };
 
 }  // namespace hymba::engine

@@ -48,7 +48,8 @@ absl::Status SlotStore::Allocate(int max_slots, int max_seq_len) {
     v.conv[i] = conv_[i].f32();
     v.ssm[i] = ssm_[i].f32();
     if (!config_.is_kv_producer(i)) continue;
-    const int cap = config_.is_global(i) ? max_seq_len : std::min(config_.sliding_window, max_seq_len);
+    const int cap =
+        config_.is_global(i) ? max_seq_len : std::min(config_.sliding_window, max_seq_len);
     HY_RETURN_IF_ERROR(alloc(static_cast<size_t>(max_slots) * cap * kw, &ring_k_[i]));
     HY_RETURN_IF_ERROR(alloc(static_cast<size_t>(max_slots) * cap * vw, &ring_v_[i]));
     HY_RETURN_IF_ERROR(alloc(static_cast<size_t>(std::max(M, 1)) * kw, &prefix_k_[i]));
@@ -86,23 +87,19 @@ StateView SlotStore::MetaPassView(int target_slot) {
   return v;
 }
 
+void SlotStore::ClearSlot(int slot) {
+  for (int i = 0; i < config_.num_hidden_layers; ++i) {
+    backend_->Fill(conv_[i].f32() + conv_floats_ * slot, conv_floats_ * sizeof(float), 0);
+    backend_->Fill(ssm_[i].f32() + ssm_floats_ * slot, ssm_floats_ * sizeof(float), 0);
+  }
+}
+
 void SlotStore::ResetSlot(int slot) {
   for (int i = 0; i < config_.num_hidden_layers; ++i) {
     backend_->CopyDeviceToDevice(conv_[i].f32() + conv_floats_ * slot, snap_conv_[i].data(),
                                  conv_floats_ * sizeof(float));
     backend_->CopyDeviceToDevice(ssm_[i].f32() + ssm_floats_ * slot, snap_ssm_[i].data(),
                                  ssm_floats_ * sizeof(float));
-  }
-}
-
-}  // namespace hymba::engine
-
-namespace hymba::engine {
-
-void SlotStore::ClearSlot(int slot) {
-  for (int i = 0; i < config_.num_hidden_layers; ++i) {
-    backend_->Fill(conv_[i].f32() + conv_floats_ * slot, conv_floats_ * sizeof(float), 0);
-    backend_->Fill(ssm_[i].f32() + ssm_floats_ * slot, ssm_floats_ * sizeof(float), 0);
   }
 }
 

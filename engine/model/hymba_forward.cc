@@ -12,11 +12,11 @@ namespace hymba::engine {
 struct HymbaForward::Layer {
   // [n] vectors in f32.
   DeviceBuffer input_norm, pre_avg1, pre_avg2, pre_moe, dt_norm, b_norm, c_norm;
-  DeviceBuffer conv_w;   // [Kc, I] tap-major
-  DeviceBuffer conv_b;   // [I] (empty without mamba_conv_bias)
-  DeviceBuffer dt_bias;  // [I]
-  DeviceBuffer a;        // [I, N] = -exp(A_log)
-  DeviceBuffer d;        // [I]
+  DeviceBuffer conv_w;             // [Kc, I] tap-major
+  DeviceBuffer conv_b;             // [I] (empty without mamba_conv_bias)
+  DeviceBuffer dt_bias;            // [I]
+  DeviceBuffer a;                  // [I, N] = -exp(A_log)
+  DeviceBuffer d;                  // [I]
   DeviceBuffer in_bias, out_bias;  // [P], [H] (only with mamba_proj_bias)
   std::unique_ptr<PackedWeight> in_proj, x_proj, dt_proj, out_proj, gate_up, down;
   int p_cols = 0;  // in_proj rows
@@ -104,7 +104,7 @@ absl::Status HymbaForward::LoadWeights(const HymbaWeights& w) {
     weight_bytes_ += (*dst)->bytes();
     return absl::OkStatus();
   };
-  const int I = config_.d_inner(), N = config_.mamba_d_state, Kc = config_.mamba_d_conv;
+  const int I = config_.d_inner(), Kc = config_.mamba_d_conv;
   for (int i = 0; i < config_.num_hidden_layers; ++i) {
     const HymbaLayerWeights& lw = w.layers[i];
     auto layer = std::make_unique<Layer>();
@@ -129,7 +129,6 @@ absl::Status HymbaForward::LoadWeights(const HymbaWeights& w) {
     std::vector<float> a = ToF32(*lw.a_log);
     for (float& v : a) v = -std::exp(v);  // A = -exp(A_log)
     HY_RETURN_IF_ERROR(upload(a, &layer->a));
-    (void)N;
     HY_RETURN_IF_ERROR(pack({lw.in_proj}, &layer->in_proj));
     HY_RETURN_IF_ERROR(pack({lw.x_proj}, &layer->x_proj));
     HY_RETURN_IF_ERROR(pack({lw.dt_proj_weight}, &layer->dt_proj));
@@ -195,27 +194,29 @@ absl::Status HymbaForward::Run(const ForwardBatch& batch, const StateView& state
   const int H = config_.hidden_size;
   backend_->PrepareThread();
   HY_RETURN_IF_ERROR(EnsureScratch(T));
-  if (batch.ids.empty()) {
-    backend_->CopyDeviceToDevice(h_.data(), meta_embed_.data(), static_cast<size_t>(T) * H * 4);
-  } else {
-    backend_->Embed(batch.ids.data(), T, embed_.data(), embed_bf16_, H, h_.f32(), H);
-  }
-  for (int i = 0; i < config_.num_hidden_layers; ++i) RunLayer(i, batch, state);
-
+  // Every buffer is in place before the first layer changes slot state.
   const int R = static_cast<int>(batch.logit_rows.size());
-  if (R == 0) return absl::OkStatus();
   const int V = config_.vocab_size;
   if (R > logits_rows_) {
     HY_ASSIGN_OR_RETURN(logits_, backend_->Allocate(static_cast<size_t>(R) * V * 4));
     HY_ASSIGN_OR_RETURN(last_h_, backend_->Allocate(static_cast<size_t>(R) * H * 4));
     logits_rows_ = R;
   }
+  if (batch.ids.empty()) {
+    backend_->CopyDeviceToDevice(h_.data(), meta_embed_.data(), static_cast<size_t>(T) * H * 4);
+  } else {
+    backend_->Embed(batch.ids.data(), T, embed_.data(), embed_bf16_, H, h_.f32(), H);
+  }
+  for (int i = 0; i < config_.num_hidden_layers; ++i) RunLayer(i, batch, state);
+  if (absl::Status failed = backend_->TakeError(); !failed.ok())
+    return absl::InternalError(absl::StrCat("forward pass failed: ", failed.message()));
+  if (R == 0) return absl::OkStatus();
   backend_->GatherRows(h_.f32(), H, batch.logit_rows.data(), R, H, last_h_.f32(), H);
-  backend_->RmsNorm(last_h_.f32(), H, R, H, final_norm_.f32(), config_.rms_norm_eps,
-                    last_h_.f32(), H);
+  backend_->RmsNorm(last_h_.f32(), H, R, H, final_norm_.f32(), config_.rms_norm_eps, last_h_.f32(),
+                    H);
   backend_->Gemm(last_h_.f32(), H, R, *lm_head_, logits_.f32(), V, false);
   backend_->CopyToHost(logits_host, logits_.data(), static_cast<size_t>(R) * V * 4);
-  return absl::OkStatus();
+  return backend_->TakeError();
 }
 
 void HymbaForward::RunLayer(int i, const ForwardBatch& batch, const StateView& state) {
@@ -225,7 +226,8 @@ void HymbaForward::RunLayer(int i, const ForwardBatch& batch, const StateView& s
   // 1. u = RMSNorm(h); p = u·in_projᵀ  -> [T, P] = q | (k | v) | x | z
   backend_->RmsNorm(h_.f32(), H, T, H, l.input_norm.f32(), config_.rms_norm_eps, u_.f32(), H);
   backend_->Gemm(u_.f32(), H, T, *l.in_proj, p_.f32(), l.p_cols, false);
-  if (l.in_bias.data() != nullptr) backend_->AddBias(p_.f32(), l.p_cols, T, l.p_cols, l.in_bias.f32());
+  if (l.in_bias.data() != nullptr)
+    backend_->AddBias(p_.f32(), l.p_cols, T, l.p_cols, l.in_bias.f32());
   RunAttention(i, batch, state);  // -> attn_ [T, I]
   RunSsm(i, batch, state);        // -> y_ [T, I]
   // 4. h += ((RMSNorm(a) + RMSNorm(y)) / 2)·out_projᵀ
@@ -287,7 +289,7 @@ void HymbaForward::RunAttention(int i, const ForwardBatch& batch, const StateVie
     w.ring_k = state.ring_k[prod];
     w.ring_v = state.ring_v[prod];
     w.capacity = state.capacity[prod];
-    w.num_meta = state.ring_position_base;
+    w.ring_base = state.ring_position_base;
     w.k_width = kw;
     w.v_width = vw;
     backend_->KvWrite(w);

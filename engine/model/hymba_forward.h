@@ -26,22 +26,22 @@ namespace hymba::engine {
 
 // Device pointers to the per-sequence state a Run reads and updates.
 struct StateView {
-  std::vector<float*> conv;      // [L] each [slots, Kc-1, I]
-  std::vector<float*> ssm;       // [L] each [slots, I, N]
-  std::vector<float*> ring_k;    // [L] (producers only) each [slots, capacity, kvh, dq]
-  std::vector<float*> ring_v;    // [L] (producers only) each [slots, capacity, kvh, dv]
-  std::vector<int> capacity;     // [L] ring rows per slot (producers only)
+  std::vector<float*> conv;            // [L] each [slots, Kc-1, I]
+  std::vector<float*> ssm;             // [L] each [slots, I, N]
+  std::vector<float*> ring_k;          // [L] (producers only) each [slots, capacity, kvh, dq]
+  std::vector<float*> ring_v;          // [L] (producers only) each [slots, capacity, kvh, dv]
+  std::vector<int> capacity;           // [L] ring rows per slot (producers only)
   std::vector<const float*> prefix_k;  // [L] shared meta K [prefix_len, kvh, dq] (producers)
   std::vector<const float*> prefix_v;  // [L] shared meta V [prefix_len, kvh, dv] (producers)
-  int prefix_len = 0;            // M for sequences; 0 for the meta-token pass itself
-  int ring_position_base = 0;    // position stored at ring row 0 (M; 0 for the meta pass)
+  int prefix_len = 0;                  // M for sequences; 0 for the meta-token pass itself
+  int ring_position_base = 0;          // position stored at ring row 0 (M; 0 for the meta pass)
 };
 
 // What one Run computes.
 struct ForwardBatch {
-  absl::Span<const SeqSpan> seqs;      // absolute positions; rows packed in order
-  absl::Span<const int32_t> ids;       // [T] token ids, or empty for the meta-token pass
-  absl::Span<const int32_t> positions; // [T] absolute position of every row
+  absl::Span<const SeqSpan> seqs;        // absolute positions; rows packed in order
+  absl::Span<const int32_t> ids;         // [T] token ids, or empty for the meta-token pass
+  absl::Span<const int32_t> positions;   // [T] absolute position of every row
   absl::Span<const int32_t> logit_rows;  // rows whose logits are wanted
 };
 
@@ -78,24 +78,24 @@ class HymbaForward {
   std::vector<int> group_last_;  // [L] for a producer: the last layer reading its K/V
   DeviceBuffer embed_;           // [V, H] f32 or bf16 (for the lookup)
   bool embed_bf16_ = false;
-  DeviceBuffer meta_embed_;      // [M, H] f32
-  DeviceBuffer final_norm_;      // [H]
+  DeviceBuffer meta_embed_;  // [M, H] f32
+  DeviceBuffer final_norm_;  // [H]
   std::unique_ptr<PackedWeight> lm_head_;
   size_t weight_bytes_ = 0;
 
   // Scratch, grown to the largest batch seen. Shapes for T rows:
   int scratch_rows_ = 0;
-  DeviceBuffer h_;       // [T, H] residual stream
-  DeviceBuffer u_;       // [T, max(H, 2F)] normed input / FFN hidden
-  DeviceBuffer p_;       // [T, P_max] in_proj output
-  DeviceBuffer xc_;      // [T, I]
-  DeviceBuffer xdbl_;    // [T, R + 2N]
-  DeviceBuffer dt_;      // [T, I]
-  DeviceBuffer attn_;    // [T, I]
-  DeviceBuffer y_;       // [T, I]
+  DeviceBuffer h_;                // [T, H] residual stream
+  DeviceBuffer u_;                // [T, max(H, 2F)] normed input / FFN hidden
+  DeviceBuffer p_;                // [T, P_max] in_proj output
+  DeviceBuffer xc_;               // [T, I]
+  DeviceBuffer xdbl_;             // [T, R + 2N]
+  DeviceBuffer dt_;               // [T, I]
+  DeviceBuffer attn_;             // [T, I]
+  DeviceBuffer y_;                // [T, I]
   std::vector<DeviceBuffer> kv_;  // [L] producers: [T, kvh·dq + kvh·dv] post-RoPE K | V
-  DeviceBuffer logits_;  // [R, V]
-  DeviceBuffer last_h_;  // [R, H]
+  DeviceBuffer logits_;           // [R, V]
+  DeviceBuffer last_h_;           // [R, H]
   int logits_rows_ = 0;
 };
 

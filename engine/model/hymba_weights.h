@@ -16,27 +16,27 @@
 namespace hymba::engine {
 
 struct HymbaLayerWeights {
-  const TensorView* input_layernorm = nullptr;    // [H]
-  const TensorView* in_proj = nullptr;            // [P_i, H]  rows q | (k | v) | x | z
-  const TensorView* in_proj_bias = nullptr;       // [P_i]     only with mamba_proj_bias
-  const TensorView* conv1d_weight = nullptr;      // [I, 1, Kc]
-  const TensorView* conv1d_bias = nullptr;        // [I]       only with mamba_conv_bias
-  const TensorView* x_proj = nullptr;             // [R + 2N, I] rows dt | B | C
-  const TensorView* dt_proj_weight = nullptr;     // [I, R]
-  const TensorView* dt_proj_bias = nullptr;       // [I]
-  const TensorView* a_log = nullptr;              // [I, N]
-  const TensorView* d = nullptr;                  // [I]
-  const TensorView* dt_layernorm = nullptr;       // [R]  only with mamba_inner_layernorms
-  const TensorView* b_layernorm = nullptr;        // [N]  only with mamba_inner_layernorms
-  const TensorView* c_layernorm = nullptr;        // [N]  only with mamba_inner_layernorms
-  const TensorView* pre_avg_layernorm1 = nullptr; // [I]  attention-output norm
-  const TensorView* pre_avg_layernorm2 = nullptr; // [I]  SSM-output norm
-  const TensorView* out_proj = nullptr;           // [H, I]
-  const TensorView* out_proj_bias = nullptr;      // [H]  only with mamba_proj_bias
-  const TensorView* pre_moe_layernorm = nullptr;  // [H]
-  const TensorView* gate_proj = nullptr;          // [F, H] only for the gated (silu) FFN
-  const TensorView* up_proj = nullptr;            // [F, H]
-  const TensorView* down_proj = nullptr;          // [H, F]
+  const TensorView* input_layernorm = nullptr;     // [H]
+  const TensorView* in_proj = nullptr;             // [P_i, H]  rows q | (k | v) | x | z
+  const TensorView* in_proj_bias = nullptr;        // [P_i]     only with mamba_proj_bias
+  const TensorView* conv1d_weight = nullptr;       // [I, 1, Kc]
+  const TensorView* conv1d_bias = nullptr;         // [I]       only with mamba_conv_bias
+  const TensorView* x_proj = nullptr;              // [R + 2N, I] rows dt | B | C
+  const TensorView* dt_proj_weight = nullptr;      // [I, R]
+  const TensorView* dt_proj_bias = nullptr;        // [I]
+  const TensorView* a_log = nullptr;               // [I, N]
+  const TensorView* d = nullptr;                   // [I]
+  const TensorView* dt_layernorm = nullptr;        // [R]  only with mamba_inner_layernorms
+  const TensorView* b_layernorm = nullptr;         // [N]  only with mamba_inner_layernorms
+  const TensorView* c_layernorm = nullptr;         // [N]  only with mamba_inner_layernorms
+  const TensorView* pre_avg_layernorm1 = nullptr;  // [I]  attention-output norm
+  const TensorView* pre_avg_layernorm2 = nullptr;  // [I]  SSM-output norm
+  const TensorView* out_proj = nullptr;            // [H, I]
+  const TensorView* out_proj_bias = nullptr;       // [H]  only with mamba_proj_bias
+  const TensorView* pre_moe_layernorm = nullptr;   // [H]
+  const TensorView* gate_proj = nullptr;           // [F, H] only for the gated (silu) FFN
+  const TensorView* up_proj = nullptr;             // [F, H]
+  const TensorView* down_proj = nullptr;           // [H, F]
 };
 
 struct HymbaWeights {

@@ -60,8 +60,7 @@ class Tokenizer final : public TextCodec {
   // their ids and the text between them is encoded by SentencePiece, as Hugging Face's slow
   // tokenizer does. With `add_special`, prepends BOS when add_bos_token() and appends EOS when
   // add_eos_token().
-  absl::StatusOr<std::vector<int>> Encode(absl::string_view text,
-                                          bool add_special) const override;
+  absl::StatusOr<std::vector<int>> Encode(absl::string_view text, bool add_special) const override;
 
   // Decodes `ids` with SentencePiece's own decoder, skipping special tokens (BOS, EOS, unknown,
   // pad, added special tokens) and ids outside [0, vocab_size()). Invalid UTF-8 from byte-fallback

@@ -70,7 +70,8 @@ TEST_P(BackendOpsTest, Bf16GemmMatchesNaiveOnRoundedWeights) {
 
 TEST_P(BackendOpsTest, RmsNormAndFuseNorms) {
   const int rows = 5, cols = 67;
-  auto x = Random(rows * cols, 4), y = Random(rows * cols, 5), w = Random(cols, 6), w2 = Random(cols, 7);
+  auto x = Random(rows * cols, 4), y = Random(rows * cols, 5), w = Random(cols, 6),
+       w2 = Random(cols, 7);
   DeviceBuffer dx = Upload(x), dy = Upload(y), dw = Upload(w), dw2 = Upload(w2),
                out = Upload(std::vector<float>(rows * cols));
   backend_->RmsNorm(dx.f32(), cols, rows, cols, dw.f32(), 1e-6f, out.f32(), cols);
@@ -107,7 +108,8 @@ TEST_P(BackendOpsTest, RopeRotateHalfAtLargePositions) {
         const double angle = pos[r] * std::pow(base, -2.0 * j / dim);
         const double a = x[r * ld + h * dim + j], b = x[r * ld + h * dim + j + dim / 2];
         EXPECT_NEAR(y[r * ld + h * dim + j], a * std::cos(angle) - b * std::sin(angle), 1e-5);
-        EXPECT_NEAR(y[r * ld + h * dim + j + dim / 2], b * std::cos(angle) + a * std::sin(angle), 1e-5);
+        EXPECT_NEAR(y[r * ld + h * dim + j + dim / 2], b * std::cos(angle) + a * std::sin(angle),
+                    1e-5);
       }
   for (int c = heads * dim; c < ld; ++c) EXPECT_EQ(y[c], x[c]);  // outside the heads: untouched
 }

@@ -41,7 +41,9 @@ TEST_P(SequenceOpsTest, AttentionOverPrefixRingAndChunk) {
   for (int window : {0, 5}) {
     // Two sequences in slots 1 and 0; each has `before` positions in its ring and feeds `len`.
     const int slots = 2, cap = window > 0 ? window : 40;
-    struct Seq { int slot, before, len; };
+    struct Seq {
+      int slot, before, len;
+    };
     const std::vector<Seq> seqs = {{1, 7, 9}, {0, 0, 3}};  // the first chunk wraps a W=5 ring
     DeviceBuffer ring_k = Upload(std::vector<float>(slots * cap * kvh * dq));
     DeviceBuffer ring_v = Upload(std::vector<float>(slots * cap * kvh * dv));
@@ -88,14 +90,26 @@ TEST_P(SequenceOpsTest, AttentionOverPrefixRingAndChunk) {
                  out = Upload(std::vector<float>(rows * nh * dv));
     AttentionArgs a;
     a.seqs = spans;
-    a.q = dq_buf.f32(); a.ld_q = nh * dq;
-    a.k = dk.f32(); a.ld_k = kvh * dq;
-    a.v = dvb.f32(); a.ld_v = kvh * dv;
-    a.out = out.f32(); a.ld_out = nh * dv;
-    a.prefix_k = prefix_k.f32(); a.prefix_v = prefix_v.f32(); a.prefix_len = M;
-    a.ring_k = ring_k.f32(); a.ring_v = ring_v.f32(); a.capacity = cap;
-    a.window = window; a.num_meta = M;
-    a.nh = nh; a.kvh = kvh; a.dq = dq; a.dv = dv;
+    a.q = dq_buf.f32();
+    a.ld_q = nh * dq;
+    a.k = dk.f32();
+    a.ld_k = kvh * dq;
+    a.v = dvb.f32();
+    a.ld_v = kvh * dv;
+    a.out = out.f32();
+    a.ld_out = nh * dv;
+    a.prefix_k = prefix_k.f32();
+    a.prefix_v = prefix_v.f32();
+    a.prefix_len = M;
+    a.ring_k = ring_k.f32();
+    a.ring_v = ring_v.f32();
+    a.capacity = cap;
+    a.window = window;
+    a.num_meta = M;
+    a.nh = nh;
+    a.kvh = kvh;
+    a.dq = dq;
+    a.dv = dv;
     a.scale = 1.0f / std::sqrt(static_cast<float>(dq));
     backend_->Attention(a);
     auto got = Download(out, rows * nh * dv);
@@ -112,17 +126,24 @@ TEST_P(SequenceOpsTest, AttentionOverPrefixRingAndChunk) {
     // KvWrite then keeps exactly the last `cap` positions of each sequence in its ring.
     KvWriteArgs w;
     w.seqs = spans;
-    w.k = dk.f32(); w.ld_k = kvh * dq;
-    w.v = dvb.f32(); w.ld_v = kvh * dv;
-    w.ring_k = ring_k.f32(); w.ring_v = ring_v.f32();
-    w.capacity = cap; w.num_meta = M; w.k_width = kvh * dq; w.v_width = kvh * dv;
+    w.k = dk.f32();
+    w.ld_k = kvh * dq;
+    w.v = dvb.f32();
+    w.ld_v = kvh * dv;
+    w.ring_k = ring_k.f32();
+    w.ring_v = ring_v.f32();
+    w.capacity = cap;
+    w.ring_base = M;
+    w.k_width = kvh * dq;
+    w.v_width = kvh * dv;
     backend_->KvWrite(w);
     auto rk2 = Download(ring_k, slots * cap * kvh * dq);
     for (size_t s = 0; s < seqs.size(); ++s) {
       const int end = M + seqs[s].before + seqs[s].len;
       for (int p = ring.OldestHeld(end); p < end; ++p)
         for (int j = 0; j < kvh * dq; ++j)
-          ASSERT_EQ(rk2[(seqs[s].slot * cap + ring.Row(p)) * kvh * dq + j], Ks[s][p * kvh * dq + j]);
+          ASSERT_EQ(rk2[(seqs[s].slot * cap + ring.Row(p)) * kvh * dq + j],
+                    Ks[s][p * kvh * dq + j]);
     }
   }
 }
@@ -141,8 +162,15 @@ TEST_P(SequenceOpsTest, CausalConvWithStateAcrossChunks) {
     std::vector<SeqSpan> spans = {{1, 0, len, pos}};
     CausalConvArgs c;
     c.seqs = spans;
-    c.x = dx.f32(); c.ld_x = I; c.out = out.f32(); c.ld_out = I;
-    c.weight = dw.f32(); c.bias = db.f32(); c.state = state.f32(); c.channels = I; c.kernel = Kc;
+    c.x = dx.f32();
+    c.ld_x = I;
+    c.out = out.f32();
+    c.ld_out = I;
+    c.weight = dw.f32();
+    c.bias = db.f32();
+    c.state = state.f32();
+    c.channels = I;
+    c.kernel = Kc;
     backend_->CausalConv(c);
     auto o = Download(out, len * I);
     std::copy(o.begin(), o.end(), got.begin() + pos * I);
@@ -158,7 +186,8 @@ TEST_P(SequenceOpsTest, CausalConvWithStateAcrossChunks) {
       ASSERT_NEAR(got[t * I + ch], acc * Sigmoid(acc), 1e-5) << t << "," << ch;
     }
   auto st = Download(state, slots * (Kc - 1) * I);
-  for (int h = 0; h < Kc - 1; ++h) EXPECT_EQ(st[(Kc - 1) * I + h * I + 7], x[(T - Kc + 1 + h) * I + 7]);
+  for (int h = 0; h < Kc - 1; ++h)
+    EXPECT_EQ(st[(Kc - 1) * I + h * I + 7], x[(T - Kc + 1 + h) * I + 7]);
   EXPECT_EQ(st[0], 0.0f);  // slot 0 untouched
 }
 
@@ -182,10 +211,23 @@ TEST_P(SequenceOpsTest, SelectiveScanChunkedEqualsSequential) {
     std::vector<SeqSpan> spans = {{1, 0, len, pos}};
     SelectiveScanArgs s;
     s.seqs = spans;
-    s.xc = bx.f32(); s.ld_xc = I; s.dt = bdt.f32(); s.ld_dt = I;
-    s.b = bb.f32(); s.ld_b = N; s.c = bc.f32(); s.ld_c = N; s.z = bz.f32(); s.ld_z = I;
-    s.y = by.f32(); s.ld_y = I; s.a = da.f32(); s.d = dd.f32(); s.state = state.f32();
-    s.channels = I; s.d_state = N;
+    s.xc = bx.f32();
+    s.ld_xc = I;
+    s.dt = bdt.f32();
+    s.ld_dt = I;
+    s.b = bb.f32();
+    s.ld_b = N;
+    s.c = bc.f32();
+    s.ld_c = N;
+    s.z = bz.f32();
+    s.ld_z = I;
+    s.y = by.f32();
+    s.ld_y = I;
+    s.a = da.f32();
+    s.d = dd.f32();
+    s.state = state.f32();
+    s.channels = I;
+    s.d_state = N;
     backend_->SelectiveScan(s);
     auto y = Download(by, len * I);
     std::copy(y.begin(), y.end(), got.begin() + pos * I);
@@ -197,7 +239,8 @@ TEST_P(SequenceOpsTest, SelectiveScanChunkedEqualsSequential) {
       double y = 0;
       for (int n = 0; n < N; ++n) {
         double& s = st[c * N + n];
-        s = std::exp(dt[t * I + c] * A[c * N + n]) * s + dt[t * I + c] * xc[t * I + c] * B[t * N + n];
+        s = std::exp(dt[t * I + c] * A[c * N + n]) * s +
+            dt[t * I + c] * xc[t * I + c] * B[t * N + n];
         y += s * C[t * N + n];
       }
       y += D[c] * xc[t * I + c];

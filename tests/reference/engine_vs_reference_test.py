@@ -126,6 +126,17 @@ def compare_logits(test, preset, tokens, tol, *precision):
                  f"{max_abs:.3g} at position {worst[0]}, id {worst[1]}")
 
 
+def _cpu_has_avx512_bf16():
+    try:
+        with open("/proc/cpuinfo") as f:
+            return " avx512_bf16" in f.read()
+    except OSError:
+        return False
+
+
+CPU_HAS_BF16 = _cpu_has_avx512_bf16()
+
+
 @unittest.skipUnless(CLI, "HYMBA_CLI is not set: no `hymba` binary to compare with the reference")
 class EngineVsReferenceTest(unittest.TestCase):
 
@@ -179,6 +190,7 @@ class EngineVsReferenceTest(unittest.TestCase):
                             gap, tol, f"{preset}: step {step}: engine chose {tok}, reference "
                             f"argmax is {best} ({gap:.3g} higher); engine tokens {gen}")
 
+    @unittest.skipUnless(CPU_HAS_BF16, "this CPU has no AVX512-BF16: --precision bf16 is refused")
     def test_logits_bf16_compute(self):
         for preset in BF16_COMPUTE_PRESETS:
             tokens = prompt(preset, 3 * model(preset).W, salt=1)
@@ -187,6 +199,7 @@ class EngineVsReferenceTest(unittest.TestCase):
                                           "--precision", "bf16")
                 self.assertLessEqual(rel, TOL_BF16_COMPUTE_REL, f"{preset} bf16 compute: {msg}")
 
+    @unittest.skipUnless(CPU_HAS_BF16, "this CPU has no AVX512-BF16: --precision bf16 is refused")
     def test_logits_bf16_compute_on_bf16_checkpoints(self):
         # With weights already bf16, bf16 compute only rounds what the GEMMs read: the absolute
         # bound of the acceptance criteria applies.

@@ -78,20 +78,20 @@ TEST(SamplerTest, SeededDrawsDependOnlyOnSeedAndStep) {
 TEST(SamplerTest, ValidationNamesTheParameter) {
   SamplingParams p;
   p.temperature = -1.0f;
-  EXPECT_NE(ValidateSamplingParams(p).message().find("temperature"), absl::string_view::npos);
+  EXPECT_NE(ValidateSamplingParams(p, 100).message().find("temperature"), absl::string_view::npos);
   p = SamplingParams{};
   p.temperature = NAN;
-  EXPECT_FALSE(ValidateSamplingParams(p).ok());
+  EXPECT_FALSE(ValidateSamplingParams(p, 100).ok());
   p = SamplingParams{};
   p.top_p = 0.0f;
-  EXPECT_NE(ValidateSamplingParams(p).message().find("top_p"), absl::string_view::npos);
+  EXPECT_NE(ValidateSamplingParams(p, 100).message().find("top_p"), absl::string_view::npos);
   p = SamplingParams{};
   p.top_p = 1.5f;
-  EXPECT_FALSE(ValidateSamplingParams(p).ok());
+  EXPECT_FALSE(ValidateSamplingParams(p, 100).ok());
   p = SamplingParams{};
   p.top_k = -2;
-  EXPECT_NE(ValidateSamplingParams(p).message().find("top_k"), absl::string_view::npos);
-  EXPECT_TRUE(ValidateSamplingParams(SamplingParams{}).ok());
+  EXPECT_NE(ValidateSamplingParams(p, 100).message().find("top_k"), absl::string_view::npos);
+  EXPECT_TRUE(ValidateSamplingParams(SamplingParams{}, 100).ok());
 }
 
 }  // namespace
@@ -148,17 +148,18 @@ TEST(SamplerPenaltyTest, LogprobsAreNormalizedAndTopIsSorted) {
 TEST(SamplerPenaltyTest, ValidationOfTheNewParameters) {
   SamplingParams p;
   p.min_p = 1.5f;
-  EXPECT_NE(ValidateSamplingParams(p).message().find("min_p"), absl::string_view::npos);
+  EXPECT_NE(ValidateSamplingParams(p, 100).message().find("min_p"), absl::string_view::npos);
   p = SamplingParams{};
   p.repetition_penalty = 0.0f;
-  EXPECT_NE(ValidateSamplingParams(p).message().find("repetition_penalty"),
+  EXPECT_NE(ValidateSamplingParams(p, 100).message().find("repetition_penalty"),
             absl::string_view::npos);
   p = SamplingParams{};
   p.frequency_penalty = 3.0f;
-  EXPECT_NE(ValidateSamplingParams(p).message().find("frequency_penalty"), absl::string_view::npos);
+  EXPECT_NE(ValidateSamplingParams(p, 100).message().find("frequency_penalty"),
+            absl::string_view::npos);
   p = SamplingParams{};
   p.top_logprobs = 21;
-  EXPECT_NE(ValidateSamplingParams(p).message().find("top_logprobs"), absl::string_view::npos);
+  EXPECT_NE(ValidateSamplingParams(p, 100).message().find("top_logprobs"), absl::string_view::npos);
   p = SamplingParams{};
   p.logit_bias = {{10, 1.0f}};
   EXPECT_NE(ValidateSamplingParams(p, 10).message().find("logit_bias"), absl::string_view::npos);

@@ -72,7 +72,6 @@ absl::Status RunGenerate(CliArgs& args) {
   if (has_prompt == has_tokens)
     return absl::InvalidArgumentError("give exactly one of --prompt and --tokens");
   if (max_tokens <= 0) return absl::InvalidArgumentError("--max-tokens: must be > 0");
-  HY_RETURN_IF_ERROR(scheduler::ValidateSamplingParams(sampling));
 
   HY_ASSIGN_OR_RETURN(auto tokenizer, engine::Tokenizer::Load(options.model_dir));
   std::vector<int32_t> prompt;
@@ -88,6 +87,7 @@ absl::Status RunGenerate(CliArgs& args) {
   if (prompt.empty()) return absl::InvalidArgumentError("--prompt: encodes to no tokens");
   if (options.max_seq_len == 0) options.max_seq_len = static_cast<int>(prompt.size()) + max_tokens;
   HY_ASSIGN_OR_RETURN(auto eng, engine::HymbaEngine::Create(options));
+  HY_RETURN_IF_ERROR(scheduler::ValidateSamplingParams(sampling, eng->info().vocab_size));
 
   // The same path a server request takes: the engine loop thread, the scheduler, a token stream.
   scheduler::SchedulerOptions sched;

@@ -36,7 +36,8 @@ void ConvBlock(const CausalConvArgs& a, const SeqSpan& s, int c0, int c1) {
   std::vector<float> tmp(static_cast<size_t>(hist) * (c1 - c0));
   for (int h = 0; h < hist; ++h) {
     const float* in = input(s.len - hist + h);
-    std::memcpy(tmp.data() + static_cast<size_t>(h) * (c1 - c0), in + c0, (c1 - c0) * sizeof(float));
+    std::memcpy(tmp.data() + static_cast<size_t>(h) * (c1 - c0), in + c0,
+                (c1 - c0) * sizeof(float));
   }
   for (int h = 0; h < hist; ++h)
     std::memcpy(state + static_cast<size_t>(h) * a.channels + c0,

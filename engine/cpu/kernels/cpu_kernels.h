@@ -23,8 +23,8 @@ void CausalConv(const CausalConvArgs& args);
 void SelectiveScan(const SelectiveScanArgs& args);
 void BiasSoftplus(float* dt, int ld, int rows, int cols, const float* bias);
 void GatedActivation(float* a, int ld_a, const float* b, int ld_b, int rows, int cols, bool relu2);
-void FuseNorms(const float* a, int ld_a, const float* wa, const float* y, int ld_y,
-               const float* wy, int rows, int cols, float eps, float* out, int ld_out);
+void FuseNorms(const float* a, int ld_a, const float* wa, const float* y, int ld_y, const float* wy,
+               int rows, int cols, float eps, float* out, int ld_out);
 void AddBias(float* x, int ld, int rows, int cols, const float* bias);
 void CopyMatrix(const float* src, int ld_src, int rows, int cols, float* dst, int ld_dst);
 void GatherRows(const float* src, int ld_src, const int32_t* rows, int count, int cols, float* dst,

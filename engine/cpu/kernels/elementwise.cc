@@ -16,8 +16,7 @@ void BiasSoftplus(float* dt, int ld, int rows, int cols, const float* bias) {
   }
 }
 
-void GatedActivation(float* a, int ld_a, const float* b, int ld_b, int rows, int cols,
-                     bool relu2) {
+void GatedActivation(float* a, int ld_a, const float* b, int ld_b, int rows, int cols, bool relu2) {
 #pragma omp parallel for schedule(static)
   for (int r = 0; r < rows; ++r) {
     float* ar = a + static_cast<size_t>(r) * ld_a;
@@ -35,8 +34,8 @@ void GatedActivation(float* a, int ld_a, const float* b, int ld_b, int rows, int
   }
 }
 
-void FuseNorms(const float* a, int ld_a, const float* wa, const float* y, int ld_y,
-               const float* wy, int rows, int cols, float eps, float* out, int ld_out) {
+void FuseNorms(const float* a, int ld_a, const float* wa, const float* y, int ld_y, const float* wy,
+               int rows, int cols, float eps, float* out, int ld_out) {
 #pragma omp parallel for schedule(static)
   for (int r = 0; r < rows; ++r) {
     const float* ar = a + static_cast<size_t>(r) * ld_a;

@@ -27,7 +27,7 @@ inline float FastExp(float x) {
   x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
   const float kShifter = 12582912.0f;  // 1.5·2^23: adding it rounds to an integer
   float n = (x * 1.44269504088896341f + kShifter) - kShifter;
-  float r = x - n * 0.693145751953125f;  // ln2 split in a high part exact in fp32...
+  float r = x - n * 0.693145751953125f;    // ln2 split in a high part exact in fp32...
   r = r - n * 1.42860682030941723212e-6f;  // ...and the low remainder
   float p = 1.0f / 5040.0f;
   p = p * r + 1.0f / 720.0f;

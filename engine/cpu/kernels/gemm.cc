@@ -24,8 +24,10 @@ dnnl::engine& CpuEngine() {
   return engine;
 }
 
+// Per thread: whichever thread drives a backend has its own stream and scratch buffers, so two
+// engines on two threads never share them.
 dnnl::stream& CpuStream() {
-  static dnnl::stream stream(CpuEngine());
+  static thread_local dnnl::stream stream(CpuEngine());
   return stream;
 }
 
@@ -39,14 +41,14 @@ constexpr int kPackRows = 16;
 
 // Widened weights for the no-AMX bf16 path, shared by all weights (one GEMM runs at a time).
 std::vector<float>& WideScratch() {
-  static std::vector<float> scratch;
+  static thread_local std::vector<float> scratch;
   return scratch;
 }
 
 // oneDNN's scratchpad, shared by every primitive: left to oneDNN it is allocated (and its pages
 // zeroed by the kernel) on every call, which cost ~7% of a long prefill.
 dnnl::memory Scratchpad(const dnnl::memory::desc& desc) {
-  static std::vector<uint8_t> buffer;
+  static thread_local std::vector<uint8_t> buffer;
   if (buffer.size() < desc.get_size()) buffer.resize(desc.get_size());
   return dnnl::memory(desc, CpuEngine(), buffer.data());
 }
@@ -69,20 +71,33 @@ struct CpuWeight::Impl {
   dnnl::memory::desc weights_desc;  // packed f32, or plain [k, n]"ba" bf16
   dnnl::memory weights;
   std::vector<uint16_t> plain_bf16;  // bf16 precision: W [n, k] as in the checkpoint
-  // (m, src type, accumulate) -> primitive; shapes repeat step after step.
+  // Primitives by shape: decode batches and prefill chunks repeat the same few row counts.
+  struct Key {
+    int m, ld_y;
+    dt src_type;
+    bool accumulate;
+    bool operator<(const Key& o) const {
+      return std::tie(m, ld_y, src_type, accumulate) <
+             std::tie(o.m, o.ld_y, o.src_type, o.accumulate);
+    }
+  };
   struct Matmul {
     dnnl::matmul primitive;
     dnnl::memory::desc scratchpad;
   };
-  mutable std::map<std::tuple<int, int, bool>, Matmul> primitives;
+  // Bounded: with every row count up to max_batch_tokens possible, a long-running server would
+  // otherwise keep thousands of primitives per weight.
+  static constexpr size_t kMaxPrimitives = 32;
+  mutable std::map<Key, Matmul> primitives;
   mutable std::vector<uint16_t> x_bf16;  // [m, k] bf16 inputs
   mutable std::vector<float> x_f32;      // [m, k] dense copy of strided f32 inputs
 
   const Matmul& Primitive(int m, int k, int n, int ld_y, dt type, bool accumulate,
                           const dnnl::memory::desc& wdesc) const {
-    auto key = std::make_tuple(m, static_cast<int>(type) * 100000 + ld_y, accumulate);
+    const Key key{m, ld_y, type, accumulate};
     auto it = primitives.find(key);
     if (it != primitives.end()) return it->second;
+    if (primitives.size() >= kMaxPrimitives) primitives.clear();
     dnnl::memory::desc src({m, k}, type, tag::ab);
     dnnl::memory::desc dst({m, n}, dt::f32, dnnl::memory::dims{ld_y, 1});
     dnnl::primitive_attr attr;

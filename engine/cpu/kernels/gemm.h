@@ -4,7 +4,8 @@
 // bf16 precision: W stays bf16 in its checkpoint layout [n, k] (half the bytes to stream):
 //   - up to 4·kGemvMaxRows rows (decode batches): the GEMV kernel in gemv_bf16.cc, in passes of
 //     kGemvMaxRows rows;
-//   - more rows, CPU with AMX: oneDNN bf16 matmul (x rounded to bf16);
+//   - more rows, CPU with AMX: oneDNN bf16 matmul (x rounded to bf16 — so there, and only there,
+//     a sequence's logits can differ by bf16 rounding between small and large batches);
 //   - more rows, no AMX: W is widened to fp32 into a scratch buffer and oneDNN's f32 matmul runs,
 //     which is twice as fast as AVX512-BF16 dot products on such CPUs (benchmarks/gemm_peak).
 //

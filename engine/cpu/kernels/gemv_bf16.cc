@@ -2,7 +2,6 @@
 
 #include <immintrin.h>
 
-
 namespace hymba::engine::cpu {
 
 bool GemvBf16Available() {
@@ -17,12 +16,13 @@ namespace {
 constexpr int kPrefetchElements = 192;
 
 inline __m512 LoadBf16(const uint16_t* p) {
-  return _mm512_castsi512_ps(
-      _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))), 16));
+  return _mm512_castsi512_ps(_mm512_slli_epi32(
+      _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))), 16));
 }
 
 inline __m512 LoadBf16Masked(const uint16_t* p, __mmask16 mask) {
-  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(mask, p)), 16));
+  return _mm512_castsi512_ps(
+      _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(mask, p)), 16));
 }
 
 // R weight rows × M activation rows: R·M accumulators of 16 lanes, 16 weights per step.
@@ -72,24 +72,39 @@ void Run(const uint16_t* w, int n, int k, const float* x, int ld_x, float* y, in
 #pragma omp parallel for schedule(static)
   for (int t = 0; t < tiles; ++t) {
     const int j = t * R;
-    Tile<R, M>(w + static_cast<size_t>(j) * k, n - j < R ? n - j : R, k, x, ld_x, y + j, ld_y,
-               acc);
+    Tile<R, M>(w + static_cast<size_t>(j) * k, n - j < R ? n - j : R, k, x, ld_x, y + j, ld_y, acc);
   }
 }
 
 }  // namespace
 
-void GemvBf16(const uint16_t* w, int n, int k, const float* x, int ld_x, int m, float* y,
-              int ld_y, bool accumulate) {
+void GemvBf16(const uint16_t* w, int n, int k, const float* x, int ld_x, int m, float* y, int ld_y,
+              bool accumulate) {
   switch (m) {
-    case 1: Run<8, 1>(w, n, k, x, ld_x, y, ld_y, accumulate); break;
-    case 2: Run<4, 2>(w, n, k, x, ld_x, y, ld_y, accumulate); break;
-    case 3: Run<4, 3>(w, n, k, x, ld_x, y, ld_y, accumulate); break;
-    case 4: Run<4, 4>(w, n, k, x, ld_x, y, ld_y, accumulate); break;
-    case 5: Run<4, 5>(w, n, k, x, ld_x, y, ld_y, accumulate); break;
-    case 6: Run<4, 6>(w, n, k, x, ld_x, y, ld_y, accumulate); break;
-    case 7: Run<4, 7>(w, n, k, x, ld_x, y, ld_y, accumulate); break;
-    default: Run<4, 8>(w, n, k, x, ld_x, y, ld_y, accumulate); break;
+    case 1:
+      Run<8, 1>(w, n, k, x, ld_x, y, ld_y, accumulate);
+      break;
+    case 2:
+      Run<4, 2>(w, n, k, x, ld_x, y, ld_y, accumulate);
+      break;
+    case 3:
+      Run<4, 3>(w, n, k, x, ld_x, y, ld_y, accumulate);
+      break;
+    case 4:
+      Run<4, 4>(w, n, k, x, ld_x, y, ld_y, accumulate);
+      break;
+    case 5:
+      Run<4, 5>(w, n, k, x, ld_x, y, ld_y, accumulate);
+      break;
+    case 6:
+      Run<4, 6>(w, n, k, x, ld_x, y, ld_y, accumulate);
+      break;
+    case 7:
+      Run<4, 7>(w, n, k, x, ld_x, y, ld_y, accumulate);
+      break;
+    default:
+      Run<4, 8>(w, n, k, x, ld_x, y, ld_y, accumulate);
+      break;
   }
 }
 

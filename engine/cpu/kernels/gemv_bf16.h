@@ -18,7 +18,7 @@ bool GemvBf16Available();
 
 // y[r, j] (+)= Σ_c x[r, c]·w[j, c] for r < m, j < n.
 // REQUIRES: GemvBf16Available(), 1 <= m <= kGemvMaxRows.
-void GemvBf16(const uint16_t* w, int n, int k, const float* x, int ld_x, int m, float* y,
-              int ld_y, bool accumulate);
+void GemvBf16(const uint16_t* w, int n, int k, const float* x, int ld_x, int m, float* y, int ld_y,
+              bool accumulate);
 
 }  // namespace hymba::engine::cpu

@@ -9,7 +9,7 @@ namespace hymba::engine::cpu {
 void KvWrite(const KvWriteArgs& a) {
   for (const SeqSpan& s : a.seqs) {
     // Only the last `capacity` rows can ever be read again.
-    const RingIndex ring{a.capacity, a.num_meta};
+    const RingIndex ring{a.capacity, a.ring_base};
     const int first = std::max(0, s.len - a.capacity);
     for (int i = first; i < s.len; ++i) {
       const int pos = s.start_pos + i;

@@ -1,5 +1,6 @@
 #include <algorithm>
 
+#include "engine/base/status_macros.h"
 #include "engine/cpu/kernels/cpu_kernels.h"
 #include "engine/cpu/kernels/fast_math.h"
 #include "engine/cpu/kernels/reduce.h"
@@ -8,13 +9,12 @@ namespace hymba::engine::cpu {
 namespace {
 
 constexpr int kChannelBlock = 64;
-constexpr int kMaxState = 256;
 
 // Sequential over time, independent per channel: a thread owns a block of channels of one entry.
 void ScanBlock(const SelectiveScanArgs& a, const SeqSpan& s, int c0, int c1) {
   const int n_state = a.d_state;
   float* state = a.state + static_cast<size_t>(s.slot) * a.channels * n_state;
-  float decay[kMaxState];
+  float decay[kMaxSsmState];
   for (int t = 0; t < s.len; ++t) {
     const size_t r = static_cast<size_t>(s.row + t);
     const float* xc = a.xc + r * a.ld_xc;
@@ -41,6 +41,7 @@ void ScanBlock(const SelectiveScanArgs& a, const SeqSpan& s, int c0, int c1) {
 }  // namespace
 
 void SelectiveScan(const SelectiveScanArgs& a) {
+  HY_CHECK(a.d_state <= kMaxSsmState);
   const int blocks = (a.channels + kChannelBlock - 1) / kChannelBlock;
   const int total = static_cast<int>(a.seqs.size()) * blocks;
 #pragma omp parallel for schedule(dynamic, 1)
