@@ -1,16 +1,48 @@
 #include "scheduler/engine_loop.h"
 
+#include "absl/synchronization/notification.h"
+
 namespace hymba::scheduler {
 
 EngineLoop::EngineLoop(engine::Engine* engine, const SchedulerOptions& options)
-    : engine_(engine), scheduler_(options), thread_([this] { Run(); }) {}
+    : engine_(engine), scheduler_(std::make_unique<Scheduler>(options)) {
+  thread_ = std::thread([this] { Run(); });
+}
+
+absl::StatusOr<std::unique_ptr<EngineLoop>> EngineLoop::Start(EngineFactory make_engine,
+                                                              OptionsFactory make_options) {
+  std::unique_ptr<EngineLoop> loop(new EngineLoop());
+  absl::Status status;
+  absl::Notification ready;
+  loop->thread_ = std::thread([&, raw = loop.get()] {
+    auto created = make_engine();
+    if (created.ok()) {
+      raw->owned_engine_ = std::move(created).value();
+      raw->engine_ = raw->owned_engine_.get();
+      const SchedulerOptions options = make_options(raw->engine_->info());
+      status = Scheduler::ValidateOptions(options);
+      if (status.ok()) raw->scheduler_ = std::make_unique<Scheduler>(options);
+    } else {
+      status = created.status();
+    }
+    const bool ok = status.ok();
+    ready.Notify();  // `status` and `ready` are not touched after this
+    if (ok) raw->Run();
+  });
+  ready.WaitForNotification();
+  if (!status.ok()) {
+    loop->thread_.join();
+    return status;
+  }
+  return loop;
+}
 
 EngineLoop::~EngineLoop() {
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
   }
-  thread_.join();
+  if (thread_.joinable()) thread_.join();
 }
 
 std::shared_ptr<TokenStream> EngineLoop::Submit(Request request) {
@@ -46,14 +78,14 @@ void EngineLoop::Drain() {
     const RequestId id = request.id;
     absl::Status status = streams_.count(id)
                               ? absl::AlreadyExistsError("request id is already in flight")
-                              : scheduler_.AddRequest(std::move(request));
+                              : scheduler_->AddRequest(std::move(request));
     if (!status.ok()) {
       stream->Fail(status);
       continue;
     }
     streams_[id] = stream;
   }
-  for (RequestId id : cancels) scheduler_.Abort(id);
+  for (RequestId id : cancels) scheduler_->Abort(id);
 }
 
 void EngineLoop::Deliver(const Event& event) {
@@ -65,7 +97,7 @@ void EngineLoop::Deliver(const Event& event) {
 
 void EngineLoop::Run() {
   for (;;) {
-    const bool busy = !scheduler_.idle();  // read here: the scheduler is this thread's alone
+    const bool busy = !scheduler_->idle();  // read here: the scheduler is this thread's alone
     {
       absl::MutexLock lock(&mu_);
       auto has_news = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -75,14 +107,14 @@ void EngineLoop::Run() {
       if (stopping_) break;
     }
     Drain();
-    ScheduledStep step = scheduler_.Schedule(absl::Now());
+    ScheduledStep step = scheduler_->Schedule(absl::Now());
     for (const Event& e : step.finished_early) Deliver(e);
     if (!step.empty()) {
       auto result = engine_->Step(step.plan);
-      for (const Event& e : scheduler_.Update(step, result)) Deliver(e);
+      for (const Event& e : scheduler_->Update(step, result)) Deliver(e);
     }
     absl::MutexLock lock(&mu_);
-    stats_ = scheduler_.stats();
+    stats_ = scheduler_->stats();
   }
   // Shutting down: everything still in flight ends as cancelled.
   for (auto& [id, stream] : streams_) {

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <thread>
@@ -23,10 +24,24 @@ namespace hymba::scheduler {
 
 class EngineLoop {
  public:
-  // Starts the loop thread. REQUIRES: Scheduler::ValidateOptions(options).ok().
+  using EngineFactory = std::function<absl::StatusOr<std::unique_ptr<engine::Engine>>()>;
+  using OptionsFactory = std::function<SchedulerOptions(const engine::EngineInfo&)>;
+
+  // Starts the loop thread and creates the engine on it, so that one thread does all engine work
+  // (a CPU backend's worker pool belongs to the thread that first runs it: a second driving
+  // thread meant a second pool competing for the cores, 30% slower decode). Returns the engine's
+  // error, or InvalidArgument for scheduler options that fail validation.
+  static absl::StatusOr<std::unique_ptr<EngineLoop>> Start(EngineFactory make_engine,
+                                                           OptionsFactory make_options);
+
+  // Starts the loop thread over an existing engine (borrowed; it must outlive the loop).
+  // REQUIRES: Scheduler::ValidateOptions(options).ok().
   EngineLoop(engine::Engine* engine, const SchedulerOptions& options);
   // Stops the thread; requests still in flight end with kCancelled.
   ~EngineLoop();
+
+  // Identity and capacity of the engine (valid for the loop's lifetime).
+  const engine::EngineInfo& info() const { return engine_->info(); }
 
   std::shared_ptr<TokenStream> Submit(Request request);
   void Cancel(RequestId id);
@@ -37,8 +52,11 @@ class EngineLoop {
   void Drain();
   void Deliver(const Event& event);
 
-  engine::Engine* const engine_;
-  Scheduler scheduler_;                                        // loop thread only
+  EngineLoop() = default;
+
+  std::unique_ptr<engine::Engine> owned_engine_;
+  engine::Engine* engine_ = nullptr;
+  std::unique_ptr<Scheduler> scheduler_;                       // loop thread only
   std::map<RequestId, std::shared_ptr<TokenStream>> streams_;  // loop thread only
 
   mutable absl::Mutex mu_;

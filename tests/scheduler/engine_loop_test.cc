@@ -124,3 +124,35 @@ TEST(EngineLoopTest, RefusalsArriveAsTheStreamStatus) {
 
 }  // namespace
 }  // namespace hymba::scheduler
+
+namespace hymba::scheduler {
+namespace {
+
+TEST(EngineLoopStartTest, BuildsTheEngineOnTheLoopThreadOrReportsItsError) {
+  auto failed = EngineLoop::Start(
+      []() -> absl::StatusOr<std::unique_ptr<engine::Engine>> {
+        return absl::NotFoundError("config.json: no such file");
+      },
+      [](const engine::EngineInfo&) { return LoopOptions(1); });
+  EXPECT_EQ(failed.status().code(), absl::StatusCode::kNotFound);
+
+  std::thread::id built_on;
+  auto loop = EngineLoop::Start(
+      [&]() -> absl::StatusOr<std::unique_ptr<engine::Engine>> {
+        built_on = std::this_thread::get_id();
+        return std::unique_ptr<engine::Engine>(new testing::FakeEngine(2, 256, kVocab, kEos));
+      },
+      [](const engine::EngineInfo& info) {
+        SchedulerOptions o = LoopOptions(info.max_slots);
+        return o;
+      });
+  ASSERT_TRUE(loop.ok()) << loop.status();
+  EXPECT_NE(built_on, std::this_thread::get_id());
+  EXPECT_EQ((*loop)->info().max_slots, 2);
+  Collected c = Drain(*(*loop)->Submit(MakeRequest(1, 4, 5)));
+  EXPECT_EQ(c.tokens.size(), 5u);
+  EXPECT_EQ(c.last.reason, FinishReason::kLength);
+}
+
+}  // namespace
+}  // namespace hymba::scheduler

@@ -38,8 +38,7 @@ absl::Status RunBench(CliArgs& args) {
     if (concurrency <= 0) return absl::InvalidArgumentError("--concurrency: must be > 0");
     options.max_slots = concurrency;
     if (options.max_seq_len == 0) options.max_seq_len = prompt_len + gen_len + 1;
-    HY_ASSIGN_OR_RETURN(auto eng, engine::HymbaEngine::Create(options));
-    return RunServingBench(*eng, requests, concurrency, prompt_len, gen_len, seed);
+    return RunServingBench(options, requests, concurrency, prompt_len, gen_len, seed);
   }
   if (batch <= 0 || prompt_len <= 0 || gen_len < 0)
     return absl::InvalidArgumentError("--batch and --prompt-len must be > 0, --gen-len >= 0");

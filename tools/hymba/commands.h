@@ -17,8 +17,8 @@ absl::Status RunGenerate(CliArgs& args);
 absl::Status RunBench(CliArgs& args);
 
 // Requests through the engine loop with `concurrency` clients; prints JSON.
-absl::Status RunServingBench(engine::Engine& engine, int requests, int concurrency, int prompt_len,
-                             int gen_len, int seed);
+absl::Status RunServingBench(const engine::EngineOptions& options, int requests, int concurrency,
+                             int prompt_len, int gen_len, int seed);
 
 // --model, --precision (default `default_precision`), --threads, --device, --max-slots,
 // --max-seq-len: the options every engine-backed command shares.

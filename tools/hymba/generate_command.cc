@@ -86,24 +86,32 @@ absl::Status RunGenerate(CliArgs& args) {
   HY_RETURN_IF_ERROR(args.Finish());
   if (prompt.empty()) return absl::InvalidArgumentError("--prompt: encodes to no tokens");
   if (options.max_seq_len == 0) options.max_seq_len = static_cast<int>(prompt.size()) + max_tokens;
-  HY_ASSIGN_OR_RETURN(auto eng, engine::HymbaEngine::Create(options));
-  HY_RETURN_IF_ERROR(scheduler::ValidateSamplingParams(sampling, eng->info().vocab_size));
-
-  // The same path a server request takes: the engine loop thread, the scheduler, a token stream.
-  scheduler::SchedulerOptions sched;
-  sched.max_slots = eng->info().max_slots;
-  sched.max_seq_len = eng->info().max_seq_len;
-  sched.max_batch_tokens = std::max(512, sched.max_slots);
-  sched.vocab_size = eng->info().vocab_size;
-  sched.eos_token_id = tokenizer->eos_id();
+  // The same path a server request takes: the engine loop thread (which also builds the
+  // engine), the scheduler, a token stream.
+  const int eos = tokenizer->eos_id();
+  HY_ASSIGN_OR_RETURN(auto loop, scheduler::EngineLoop::Start(
+                                     [&]() -> absl::StatusOr<std::unique_ptr<engine::Engine>> {
+                                       HY_ASSIGN_OR_RETURN(auto eng,
+                                                           engine::HymbaEngine::Create(options));
+                                       return std::unique_ptr<engine::Engine>(std::move(eng));
+                                     },
+                                     [&](const engine::EngineInfo& info) {
+                                       scheduler::SchedulerOptions sched;
+                                       sched.max_slots = info.max_slots;
+                                       sched.max_seq_len = info.max_seq_len;
+                                       sched.max_batch_tokens = std::max(512, sched.max_slots);
+                                       sched.vocab_size = info.vocab_size;
+                                       sched.eos_token_id = eos;
+                                       return sched;
+                                     }));
+  HY_RETURN_IF_ERROR(scheduler::ValidateSamplingParams(sampling, loop->info().vocab_size));
   scheduler::Request request;
   request.id = 1;
   request.prompt = prompt;
   request.sampling = sampling;
   request.stop.max_tokens = max_tokens;
   request.stop.ignore_eos = ignore_eos;
-  scheduler::EngineLoop loop(eng.get(), sched);
-  std::shared_ptr<scheduler::TokenStream> stream = loop.Submit(std::move(request));
+  std::shared_ptr<scheduler::TokenStream> stream = loop->Submit(std::move(request));
 
   scheduler::TextOutput output(*tokenizer, /*strip_leading_space=*/!has_prompt, stops);
   std::vector<int> generated;
@@ -123,7 +131,7 @@ absl::Status RunGenerate(CliArgs& args) {
                          ? output.accepted_tokens() - static_cast<int>(generated.size())
                          : static_cast<int>(item.tokens.size());
     generated.insert(generated.end(), item.tokens.begin(), item.tokens.begin() + keep);
-    if (output.stopped()) loop.Cancel(1);
+    if (output.stopped()) loop->Cancel(1);
   }
   emit(output.Finish());
   if (json) {

@@ -36,17 +36,27 @@ struct Latencies {
 
 }  // namespace
 
-absl::Status RunServingBench(engine::Engine& eng, int requests, int concurrency, int prompt_len,
-                             int gen_len, int seed) {
-  scheduler::SchedulerOptions o;
-  o.max_slots = eng.info().max_slots;
-  o.max_seq_len = eng.info().max_seq_len;
-  o.max_batch_tokens = std::max(512, o.max_slots);
-  o.max_queue = requests;
-  o.vocab_size = eng.info().vocab_size;
-  o.eos_token_id = eng.info().eos_token_id;
-  HY_RETURN_IF_ERROR(scheduler::Scheduler::ValidateOptions(o));
-  scheduler::EngineLoop loop(&eng, o);
+absl::Status RunServingBench(const engine::EngineOptions& options, int requests, int concurrency,
+                             int prompt_len, int gen_len, int seed) {
+  HY_ASSIGN_OR_RETURN(auto started, scheduler::EngineLoop::Start(
+                                        [&]() -> absl::StatusOr<std::unique_ptr<engine::Engine>> {
+                                          HY_ASSIGN_OR_RETURN(auto eng,
+                                                              engine::HymbaEngine::Create(options));
+                                          return std::unique_ptr<engine::Engine>(std::move(eng));
+                                        },
+                                        [&](const engine::EngineInfo& info) {
+                                          scheduler::SchedulerOptions o;
+                                          o.max_slots = info.max_slots;
+                                          o.max_seq_len = info.max_seq_len;
+                                          o.max_batch_tokens = std::max(512, o.max_slots);
+                                          o.max_queue = requests;
+                                          o.vocab_size = info.vocab_size;
+                                          o.eos_token_id = info.eos_token_id;
+                                          return o;
+                                        }));
+  scheduler::EngineLoop& loop = *started;
+  const engine::EngineInfo& info = loop.info();
+  const int vocab = info.vocab_size;
   Latencies lat;
   std::atomic<int> next{0};
   const double start = Now();
@@ -57,7 +67,7 @@ absl::Status RunServingBench(engine::Engine& eng, int requests, int concurrency,
       for (int i = next++; i < requests; i = next++) {
         scheduler::Request r;
         r.id = static_cast<scheduler::RequestId>(i + 1);
-        for (int t = 0; t < prompt_len; ++t) r.prompt.push_back(3 + rng() % (o.vocab_size - 3));
+        for (int t = 0; t < prompt_len; ++t) r.prompt.push_back(3 + rng() % (vocab - 3));
         r.stop.max_tokens = gen_len;
         r.stop.ignore_eos = true;
         const double submitted = Now();
@@ -100,8 +110,8 @@ absl::Status RunServingBench(engine::Engine& eng, int requests, int concurrency,
       "\"ttft_ms\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f},"
       "\"itl_ms\":{\"p50\":%.2f,\"p90\":%.2f,\"p99\":%.2f},"
       "\"e2e_ms\":{\"p50\":%.1f,\"p99\":%.1f}}\n",
-      eng.info().model_name.c_str(), eng.info().precision.c_str(), requests, concurrency,
-      prompt_len, gen_len, lat.failures, elapsed, requests / elapsed, lat.tokens / elapsed,
+      info.model_name.c_str(), info.precision.c_str(), requests, concurrency, prompt_len, gen_len,
+      lat.failures, elapsed, requests / elapsed, lat.tokens / elapsed,
       1e3 * Percentile(lat.ttft, 0.5), 1e3 * Percentile(lat.ttft, 0.9),
       1e3 * Percentile(lat.ttft, 0.99), 1e3 * Percentile(lat.itl, 0.5),
       1e3 * Percentile(lat.itl, 0.9), 1e3 * Percentile(lat.itl, 0.99),
