@@ -56,6 +56,11 @@ std::shared_ptr<TokenStream> EngineLoop::Submit(Request request) {
   return stream;
 }
 
+void EngineLoop::SetStatsSink(StatsSink* sink) {
+  absl::MutexLock lock(&mu_);
+  sink_ = sink;
+}
+
 void EngineLoop::Cancel(RequestId id) {
   absl::MutexLock lock(&mu_);
   cancels_.push_back(id);
@@ -107,14 +112,25 @@ void EngineLoop::Run() {
       if (stopping_) break;
     }
     Drain();
-    ScheduledStep step = scheduler_->Schedule(absl::Now());
-    for (const Event& e : step.finished_early) Deliver(e);
+    const absl::Time start = absl::Now();
+    ScheduledStep step = scheduler_->Schedule(start);
+    std::vector<Event> events = std::move(step.finished_early);
     if (!step.empty()) {
       auto result = engine_->Step(step.plan);
-      for (const Event& e : scheduler_->Update(step, result)) Deliver(e);
+      for (Event& e : scheduler_->Update(step, result)) events.push_back(std::move(e));
     }
-    absl::MutexLock lock(&mu_);
-    stats_ = scheduler_->stats();
+    StatsSink* sink;
+    {
+      absl::MutexLock lock(&mu_);
+      stats_ = scheduler_->stats();
+      sink = sink_;
+    }
+    for (const Event& e : events) {
+      if (sink != nullptr && e.finished) sink->OnFinished(e);
+      Deliver(e);
+    }
+    if (sink != nullptr && !step.empty())
+      sink->OnStep(scheduler_->stats(), absl::ToDoubleSeconds(absl::Now() - start));
   }
   // Shutting down: everything still in flight ends as cancelled.
   for (auto& [id, stream] : streams_) {

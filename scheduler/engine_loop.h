@@ -18,6 +18,7 @@
 #include "absl/synchronization/mutex.h"
 #include "engine/api/engine.h"
 #include "scheduler/scheduler.h"
+#include "scheduler/stats_sink.h"
 #include "scheduler/token_stream.h"
 
 namespace hymba::scheduler {
@@ -43,6 +44,9 @@ class EngineLoop {
   // Identity and capacity of the engine (valid for the loop's lifetime).
   const engine::EngineInfo& info() const { return engine_->info(); }
 
+  // Reports to `sink` from the next step on (borrowed; it must outlive the loop).
+  void SetStatsSink(StatsSink* sink);
+
   std::shared_ptr<TokenStream> Submit(Request request);
   void Cancel(RequestId id);
   SchedulerStats stats() const;
@@ -64,6 +68,7 @@ class EngineLoop {
   std::vector<RequestId> cancels_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   SchedulerStats stats_ ABSL_GUARDED_BY(mu_);
+  StatsSink* sink_ ABSL_GUARDED_BY(mu_) = nullptr;
   std::thread thread_;
 };
 

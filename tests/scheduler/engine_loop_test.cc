@@ -156,3 +156,44 @@ TEST(EngineLoopStartTest, BuildsTheEngineOnTheLoopThreadOrReportsItsError) {
 
 }  // namespace
 }  // namespace hymba::scheduler
+
+namespace hymba::scheduler {
+namespace {
+
+class CountingSink : public StatsSink {
+ public:
+  void OnStep(const SchedulerStats& stats, double seconds) override {
+    absl::MutexLock lock(&mu);
+    ++steps;
+    max_running = std::max(max_running, stats.running);
+    EXPECT_GE(seconds, 0.0);
+  }
+  void OnFinished(const Event& e) override {
+    absl::MutexLock lock(&mu);
+    ++finished;
+    EXPECT_TRUE(e.finished);
+  }
+  absl::Mutex mu;
+  int steps = 0, finished = 0, max_running = 0;
+};
+
+TEST(EngineLoopStatsTest, SinkSeesEveryStepAndEveryFinishedRequest) {
+  testing::FakeEngine engine(3, 256, kVocab, kEos);
+  CountingSink sink;
+  {
+    EngineLoop loop(&engine, LoopOptions(3));
+    loop.SetStatsSink(&sink);
+    std::vector<std::shared_ptr<TokenStream>> streams;
+    for (RequestId id = 1; id <= 5; ++id) streams.push_back(loop.Submit(MakeRequest(id, 3, 4)));
+    for (auto& s : streams) Drain(*s);
+    loop.SetStatsSink(nullptr);
+  }
+  absl::MutexLock lock(&sink.mu);
+  EXPECT_EQ(sink.finished, 5);
+  EXPECT_EQ(sink.steps, engine.steps());
+  EXPECT_GE(sink.max_running, 1);
+  EXPECT_LE(sink.max_running, 3);
+}
+
+}  // namespace
+}  // namespace hymba::scheduler
