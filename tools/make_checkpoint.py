@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes a random Hymba checkpoint in the Hugging Face layout (see /work/shared/HYMBA.md).
+"""Writes a random Hymba checkpoint in the Hugging Face layout (see HYMBA.md, the model contract shared with the engine).
 
     make_checkpoint.py --preset tiny-a --out DIR [--seed N] [--dtype bf16|f32] [--shards N]
                        [--tied | --untied] [--write-lm-head] [--config-json '{"sliding_window": 4}']

@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "engine/hymba_engine.h"
+#include "scheduler/engine_loop.h"
 #include "tools/hymba/cli_args.h"
 
 namespace hymba::tools {
@@ -19,6 +20,11 @@ absl::Status RunBench(CliArgs& args);
 // Requests through the engine loop with `concurrency` clients; prints JSON.
 absl::Status RunServingBench(const engine::EngineOptions& options, int requests, int concurrency,
                              int prompt_len, int gen_len, int seed);
+
+// Starts the engine loop, building a HymbaEngine from `options` on the loop thread, with
+// scheduler options derived from the engine's capacity.
+absl::StatusOr<std::unique_ptr<scheduler::EngineLoop>> StartEngineLoop(
+    const engine::EngineOptions& options, int max_queue);
 
 // --model, --precision (default `default_precision`), --threads, --device, --max-slots,
 // --max-seq-len: the options every engine-backed command shares.

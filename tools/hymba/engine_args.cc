@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "engine/base/status_macros.h"
 #include "tools/hymba/commands.h"
 
@@ -14,6 +16,25 @@ absl::StatusOr<engine::EngineOptions> EngineOptionsFromArgs(CliArgs& args,
   HY_ASSIGN_OR_RETURN(o.max_slots, args.IntOr("max-slots", default_slots));
   HY_ASSIGN_OR_RETURN(o.max_seq_len, args.IntOr("max-seq-len", 0));
   return o;
+}
+
+absl::StatusOr<std::unique_ptr<scheduler::EngineLoop>> StartEngineLoop(
+    const engine::EngineOptions& options, int max_queue) {
+  return scheduler::EngineLoop::Start(
+      [options]() -> absl::StatusOr<std::unique_ptr<engine::Engine>> {
+        HY_ASSIGN_OR_RETURN(auto eng, engine::HymbaEngine::Create(options));
+        return std::unique_ptr<engine::Engine>(std::move(eng));
+      },
+      [max_queue](const engine::EngineInfo& info) {
+        scheduler::SchedulerOptions o;
+        o.max_slots = info.max_slots;
+        o.max_seq_len = info.max_seq_len;
+        o.max_batch_tokens = std::max(512, o.max_slots);
+        o.max_queue = max_queue;
+        o.vocab_size = info.vocab_size;
+        o.eos_token_id = info.eos_token_id;
+        return o;
+      });
 }
 
 }  // namespace hymba::tools

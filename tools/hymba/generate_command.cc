@@ -88,22 +88,7 @@ absl::Status RunGenerate(CliArgs& args) {
   if (options.max_seq_len == 0) options.max_seq_len = static_cast<int>(prompt.size()) + max_tokens;
   // The same path a server request takes: the engine loop thread (which also builds the
   // engine), the scheduler, a token stream.
-  const int eos = tokenizer->eos_id();
-  HY_ASSIGN_OR_RETURN(auto loop, scheduler::EngineLoop::Start(
-                                     [&]() -> absl::StatusOr<std::unique_ptr<engine::Engine>> {
-                                       HY_ASSIGN_OR_RETURN(auto eng,
-                                                           engine::HymbaEngine::Create(options));
-                                       return std::unique_ptr<engine::Engine>(std::move(eng));
-                                     },
-                                     [&](const engine::EngineInfo& info) {
-                                       scheduler::SchedulerOptions sched;
-                                       sched.max_slots = info.max_slots;
-                                       sched.max_seq_len = info.max_seq_len;
-                                       sched.max_batch_tokens = std::max(512, sched.max_slots);
-                                       sched.vocab_size = info.vocab_size;
-                                       sched.eos_token_id = eos;
-                                       return sched;
-                                     }));
+  HY_ASSIGN_OR_RETURN(auto loop, StartEngineLoop(options, /*max_queue=*/1));
   HY_RETURN_IF_ERROR(scheduler::ValidateSamplingParams(sampling, loop->info().vocab_size));
   scheduler::Request request;
   request.id = 1;

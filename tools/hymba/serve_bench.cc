@@ -38,22 +38,7 @@ struct Latencies {
 
 absl::Status RunServingBench(const engine::EngineOptions& options, int requests, int concurrency,
                              int prompt_len, int gen_len, int seed) {
-  HY_ASSIGN_OR_RETURN(auto started, scheduler::EngineLoop::Start(
-                                        [&]() -> absl::StatusOr<std::unique_ptr<engine::Engine>> {
-                                          HY_ASSIGN_OR_RETURN(auto eng,
-                                                              engine::HymbaEngine::Create(options));
-                                          return std::unique_ptr<engine::Engine>(std::move(eng));
-                                        },
-                                        [&](const engine::EngineInfo& info) {
-                                          scheduler::SchedulerOptions o;
-                                          o.max_slots = info.max_slots;
-                                          o.max_seq_len = info.max_seq_len;
-                                          o.max_batch_tokens = std::max(512, o.max_slots);
-                                          o.max_queue = requests;
-                                          o.vocab_size = info.vocab_size;
-                                          o.eos_token_id = info.eos_token_id;
-                                          return o;
-                                        }));
+  HY_ASSIGN_OR_RETURN(auto started, StartEngineLoop(options, requests));
   scheduler::EngineLoop& loop = *started;
   const engine::EngineInfo& info = loop.info();
   const int vocab = info.vocab_size;
