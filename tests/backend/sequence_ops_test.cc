@@ -149,17 +149,20 @@ TEST_P(SequenceOpsTest, AttentionOverPrefixRingAndChunk) {
 }
 
 TEST_P(SequenceOpsTest, CausalConvWithStateAcrossChunks) {
+  constexpr int kOther = 2;
   const int I = 300, Kc = 4, T = 13, slots = 2;  // I spans a partial channel block
   auto x = Random(T * I, 60), w = Random(Kc * I, 61, 0.5f), bias = Random(I, 62);
   DeviceBuffer dw = Upload(w), db = Upload(bias);
   DeviceBuffer state = Upload(std::vector<float>(slots * (Kc - 1) * I));
   std::vector<float> got(T * I);
-  // Feed slot 1 in chunks of 5, 1, 7.
+  // Feed slot 1 in chunks of 5, 1, 7, each packed after 2 rows of another sequence in slot 0.
   int pos = 0;
   for (int len : {5, 1, 7}) {
-    DeviceBuffer dx = Upload(std::vector<float>(x.begin() + pos * I, x.begin() + (pos + len) * I));
-    DeviceBuffer out = Upload(std::vector<float>(len * I));
-    std::vector<SeqSpan> spans = {{1, 0, len, pos}};
+    std::vector<float> rows = Random(kOther * I, 600 + pos);
+    rows.insert(rows.end(), x.begin() + pos * I, x.begin() + (pos + len) * I);
+    DeviceBuffer dx = Upload(rows);
+    DeviceBuffer out = Upload(std::vector<float>((kOther + len) * I));
+    std::vector<SeqSpan> spans = {{0, 0, kOther, pos}, {1, kOther, len, pos}};
     CausalConvArgs c;
     c.seqs = spans;
     c.x = dx.f32();
@@ -172,8 +175,8 @@ TEST_P(SequenceOpsTest, CausalConvWithStateAcrossChunks) {
     c.channels = I;
     c.kernel = Kc;
     backend_->CausalConv(c);
-    auto o = Download(out, len * I);
-    std::copy(o.begin(), o.end(), got.begin() + pos * I);
+    auto o = Download(out, (kOther + len) * I);
+    std::copy(o.begin() + kOther * I, o.end(), got.begin() + pos * I);
     pos += len;
   }
   for (int t = 0; t < T; ++t)
@@ -188,7 +191,11 @@ TEST_P(SequenceOpsTest, CausalConvWithStateAcrossChunks) {
   auto st = Download(state, slots * (Kc - 1) * I);
   for (int h = 0; h < Kc - 1; ++h)
     EXPECT_EQ(st[(Kc - 1) * I + h * I + 7], x[(T - Kc + 1 + h) * I + 7]);
-  EXPECT_EQ(st[0], 0.0f);  // slot 0 untouched
+  // Slot 0 holds its own last three inputs: the second row of its 2nd chunk, both of its 3rd.
+  const auto c2 = Random(kOther * I, 605), c3 = Random(kOther * I, 606);
+  EXPECT_EQ(st[0 * I + 7], c2[1 * I + 7]);
+  EXPECT_EQ(st[1 * I + 7], c3[0 * I + 7]);
+  EXPECT_EQ(st[2 * I + 7], c3[1 * I + 7]);
 }
 
 TEST_P(SequenceOpsTest, SelectiveScanChunkedEqualsSequential) {
@@ -202,13 +209,18 @@ TEST_P(SequenceOpsTest, SelectiveScanChunkedEqualsSequential) {
   std::vector<float> got(T * I);
   int pos = 0;
   for (int len : {4, 4, 3}) {
+    // Each chunk is packed after 3 rows of another sequence in slot 0.
+    constexpr int kOther = 3;
     auto slice = [&](const std::vector<float>& v, int w) {
-      return std::vector<float>(v.begin() + pos * w, v.begin() + (pos + len) * w);
+      std::vector<float> rows = Random(kOther * w, 700 + pos, 0.05f);
+      for (auto& r : rows) r = std::fabs(r);  // valid as Δ too
+      rows.insert(rows.end(), v.begin() + pos * w, v.begin() + (pos + len) * w);
+      return rows;
     };
     DeviceBuffer bx = Upload(slice(xc, I)), bz = Upload(slice(z, I)), bdt = Upload(slice(dt, I)),
                  bb = Upload(slice(B, N)), bc = Upload(slice(C, N)),
-                 by = Upload(std::vector<float>(len * I));
-    std::vector<SeqSpan> spans = {{1, 0, len, pos}};
+                 by = Upload(std::vector<float>((kOther + len) * I));
+    std::vector<SeqSpan> spans = {{0, 0, kOther, pos}, {1, kOther, len, pos}};
     SelectiveScanArgs s;
     s.seqs = spans;
     s.xc = bx.f32();
@@ -229,8 +241,8 @@ TEST_P(SequenceOpsTest, SelectiveScanChunkedEqualsSequential) {
     s.channels = I;
     s.d_state = N;
     backend_->SelectiveScan(s);
-    auto y = Download(by, len * I);
-    std::copy(y.begin(), y.end(), got.begin() + pos * I);
+    auto y = Download(by, (kOther + len) * I);
+    std::copy(y.begin() + kOther * I, y.end(), got.begin() + pos * I);
     pos += len;
   }
   std::vector<double> st(I * N, 0.0);

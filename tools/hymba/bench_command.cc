@@ -13,10 +13,6 @@
 namespace hymba::tools {
 namespace {
 
-double Now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
 double PeakRssMiB() {
   struct rusage usage;
   getrusage(RUSAGE_SELF, &usage);
@@ -44,9 +40,9 @@ absl::Status RunBench(CliArgs& args) {
     return absl::InvalidArgumentError("--batch and --prompt-len must be > 0, --gen-len >= 0");
   options.max_slots = batch;
   if (options.max_seq_len == 0) options.max_seq_len = prompt_len + gen_len + 1;
-  const double load_start = Now();
+  const double load_start = NowSeconds();
   HY_ASSIGN_OR_RETURN(auto eng, engine::HymbaEngine::Create(options));
-  const double load_s = Now() - load_start;
+  const double load_s = NowSeconds() - load_start;
   const int vocab = eng->info().vocab_size;
 
   std::mt19937 rng(seed);
@@ -64,13 +60,13 @@ absl::Status RunBench(CliArgs& args) {
     e.tokens = prompts[b];
     plan.entries.push_back(e);
   }
-  const double prefill_start = Now();
+  const double prefill_start = NowSeconds();
   HY_ASSIGN_OR_RETURN(engine::StepResult result, eng->Step(plan));
-  const double prefill_s = Now() - prefill_start;
+  const double prefill_s = NowSeconds() - prefill_start;
 
   // Decode: `gen_len` steps of one token per sequence (greedy, so the work is real).
   std::vector<int32_t> next(batch);
-  const double decode_start = Now();
+  const double decode_start = NowSeconds();
   for (int step = 0; step < gen_len; ++step) {
     for (int b = 0; b < batch; ++b) {
       const float* row = result.last_row(b);
@@ -86,7 +82,7 @@ absl::Status RunBench(CliArgs& args) {
     }
     HY_ASSIGN_OR_RETURN(result, eng->Step(plan));
   }
-  const double decode_s = Now() - decode_start;
+  const double decode_s = NowSeconds() - decode_start;
   const engine::EngineInfo& info = eng->info();
   std::printf(
       "{\"model\":\"%s\",\"device\":\"%s\",\"precision\":\"%s\",\"threads\":%d,\"batch\":%d,"

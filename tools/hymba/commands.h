@@ -21,6 +21,9 @@ absl::Status RunBench(CliArgs& args);
 absl::Status RunServingBench(const engine::EngineOptions& options, int requests, int concurrency,
                              int prompt_len, int gen_len, int seed);
 
+// Seconds on the monotonic clock, for the benchmarks' timings.
+double NowSeconds();
+
 // Starts the engine loop, building a HymbaEngine from `options` on the loop thread, with
 // scheduler options derived from the engine's capacity.
 absl::StatusOr<std::unique_ptr<scheduler::EngineLoop>> StartEngineLoop(

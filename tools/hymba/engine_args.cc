@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <chrono>
 
 #include "engine/base/status_macros.h"
 #include "tools/hymba/commands.h"
@@ -16,6 +17,10 @@ absl::StatusOr<engine::EngineOptions> EngineOptionsFromArgs(CliArgs& args,
   HY_ASSIGN_OR_RETURN(o.max_slots, args.IntOr("max-slots", default_slots));
   HY_ASSIGN_OR_RETURN(o.max_seq_len, args.IntOr("max-seq-len", 0));
   return o;
+}
+
+double NowSeconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 absl::StatusOr<std::unique_ptr<scheduler::EngineLoop>> StartEngineLoop(

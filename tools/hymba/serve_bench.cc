@@ -18,10 +18,6 @@
 namespace hymba::tools {
 namespace {
 
-double Now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
 double Percentile(std::vector<double> v, double q) {
   if (v.empty()) return 0.0;
   std::sort(v.begin(), v.end());
@@ -44,7 +40,7 @@ absl::Status RunServingBench(const engine::EngineOptions& options, int requests,
   const int vocab = info.vocab_size;
   Latencies lat;
   std::atomic<int> next{0};
-  const double start = Now();
+  const double start = NowSeconds();
   std::vector<std::thread> clients;
   for (int c = 0; c < concurrency; ++c) {
     clients.emplace_back([&, c] {
@@ -55,7 +51,7 @@ absl::Status RunServingBench(const engine::EngineOptions& options, int requests,
         for (int t = 0; t < prompt_len; ++t) r.prompt.push_back(3 + rng() % (vocab - 3));
         r.stop.max_tokens = gen_len;
         r.stop.ignore_eos = true;
-        const double submitted = Now();
+        const double submitted = NowSeconds();
         auto stream = loop.Submit(std::move(r));
         double last = submitted;
         bool first = true, failed = false;
@@ -65,7 +61,7 @@ absl::Status RunServingBench(const engine::EngineOptions& options, int requests,
         while (stream->Next(&item)) {
           failed |= !item.status.ok();
           if (item.tokens.empty()) continue;
-          const double now = Now();
+          const double now = NowSeconds();
           if (first) {
             ttft.push_back(now - submitted);
             first = false;
@@ -87,7 +83,7 @@ absl::Status RunServingBench(const engine::EngineOptions& options, int requests,
     });
   }
   for (auto& t : clients) t.join();
-  const double elapsed = Now() - start;
+  const double elapsed = NowSeconds() - start;
   std::printf(
       "{\"model\":\"%s\",\"precision\":\"%s\",\"requests\":%d,\"concurrency\":%d,"
       "\"prompt_len\":%d,\"gen_len\":%d,\"failures\":%d,\"elapsed_s\":%.3f,"
