@@ -63,8 +63,8 @@ absl::StatusOr<std::unique_ptr<HymbaEngine>> HymbaEngine::Create(const EngineOpt
   Backend* backend = e->parts_->backend.get();
   HY_ASSIGN_OR_RETURN(e->parts_->forward, HymbaForward::Create(config, weights, backend));
   archive.reset();  // weights now live in the backend
-  HY_ASSIGN_OR_RETURN(e->parts_->slots,
-                      SlotStore::Create(config, backend, opts.max_slots, opts.max_seq_len));
+  HY_ASSIGN_OR_RETURN(e->parts_->slots, SlotStore::Create(config, backend, opts.max_slots,
+                                                          opts.max_seq_len, opts.kv_cache_bf16));
   e->slot_length_.assign(opts.max_slots, 0);
   HY_RETURN_IF_ERROR(e->RunMetaPass(-1));
 

@@ -31,11 +31,13 @@ struct AttentionArgs {
   int ld_v = 0;  // [T, kvh, dv]
   float* out = nullptr;
   int ld_out = 0;                   // [T, nh, dv]
-  const float* prefix_k = nullptr;  // [prefix_len, kvh, dq]
-  const float* prefix_v = nullptr;  // [prefix_len, kvh, dv]
+  // The cache (prefix and ring) holds fp32, or bf16 bit patterns when cache_bf16.
+  bool cache_bf16 = false;
+  const void* prefix_k = nullptr;  // [prefix_len, kvh, dq]
+  const void* prefix_v = nullptr;  // [prefix_len, kvh, dv]
   int prefix_len = 0;
-  const float* ring_k = nullptr;  // [slots, capacity, kvh, dq]
-  const float* ring_v = nullptr;  // [slots, capacity, kvh, dv]
+  const void* ring_k = nullptr;  // [slots, capacity, kvh, dq]
+  const void* ring_v = nullptr;  // [slots, capacity, kvh, dv]
   int capacity = 0;  // ring rows per slot; position p >= num_meta lives at RingIndex{capacity,
                      // num_meta}.Row(p) (the ring holds no meta positions in a sequence step)
   int window = 0;    // sliding window W; 0 = full attention
@@ -53,8 +55,9 @@ struct KvWriteArgs {
   int ld_k = 0;  // [T, kvh, dq]
   const float* v = nullptr;
   int ld_v = 0;             // [T, kvh, dv]
-  float* ring_k = nullptr;  // [slots, capacity, kvh, dq]
-  float* ring_v = nullptr;  // [slots, capacity, kvh, dv]
+  bool cache_bf16 = false;  // store bf16 (rounded to nearest even) instead of fp32
+  void* ring_k = nullptr;   // [slots, capacity, kvh, dq]
+  void* ring_v = nullptr;   // [slots, capacity, kvh, dv]
   int capacity = 0;
   int ring_base = 0;  // position stored at ring row 0: M for sequences, 0 for the meta pass
   int k_width = 0, v_width = 0;  // kvh·dq, kvh·dv

@@ -6,19 +6,24 @@ namespace hymba::engine {
 
 absl::StatusOr<std::unique_ptr<SlotStore>> SlotStore::Create(const HymbaConfig& config,
                                                              Backend* backend, int max_slots,
-                                                             int max_seq_len) {
+                                                             int max_seq_len, bool kv_bf16) {
   std::unique_ptr<SlotStore> s(new SlotStore(config, backend));
-  HY_RETURN_IF_ERROR(s->Allocate(max_slots, max_seq_len));
+  HY_RETURN_IF_ERROR(s->Allocate(max_slots, max_seq_len, kv_bf16));
   return s;
 }
 
-absl::Status SlotStore::Allocate(int max_slots, int max_seq_len) {
+absl::Status SlotStore::Allocate(int max_slots, int max_seq_len, bool kv_bf16) {
   const int L = config_.num_hidden_layers, I = config_.d_inner(), M = config_.num_memory_tokens;
   conv_floats_ = static_cast<size_t>(config_.mamba_d_conv - 1) * I;
   ssm_floats_ = static_cast<size_t>(I) * config_.mamba_d_state;
   const size_t kw = config_.kv_width_k(), vw = config_.kv_width_v();
   auto alloc = [&](size_t floats, DeviceBuffer* b) -> absl::Status {
     HY_ASSIGN_OR_RETURN(*b, backend_->Allocate(floats * sizeof(float)));
+    return absl::OkStatus();
+  };
+  const size_t kv_elem = kv_bf16 ? 2 : sizeof(float);
+  auto alloc_kv = [&](size_t elems, DeviceBuffer* b) -> absl::Status {
+    HY_ASSIGN_OR_RETURN(*b, backend_->Allocate(elems * kv_elem));
     return absl::OkStatus();
   };
   conv_.resize(L);
@@ -39,6 +44,7 @@ absl::Status SlotStore::Allocate(int max_slots, int max_seq_len) {
   v.prefix_v.assign(L, nullptr);
   v.prefix_len = M;
   v.ring_position_base = M;
+  v.kv_bf16 = kv_bf16;
   for (int i = 0; i < L; ++i) {
     HY_RETURN_IF_ERROR(alloc(conv_floats_ * max_slots, &conv_[i]));
     HY_RETURN_IF_ERROR(alloc(ssm_floats_ * max_slots, &ssm_[i]));
@@ -50,17 +56,17 @@ absl::Status SlotStore::Allocate(int max_slots, int max_seq_len) {
     if (!config_.is_kv_producer(i)) continue;
     const int cap =
         config_.is_global(i) ? max_seq_len : std::min(config_.sliding_window, max_seq_len);
-    HY_RETURN_IF_ERROR(alloc(static_cast<size_t>(max_slots) * cap * kw, &ring_k_[i]));
-    HY_RETURN_IF_ERROR(alloc(static_cast<size_t>(max_slots) * cap * vw, &ring_v_[i]));
-    HY_RETURN_IF_ERROR(alloc(static_cast<size_t>(std::max(M, 1)) * kw, &prefix_k_[i]));
-    HY_RETURN_IF_ERROR(alloc(static_cast<size_t>(std::max(M, 1)) * vw, &prefix_v_[i]));
-    bytes_per_slot_ += static_cast<size_t>(cap) * (kw + vw) * sizeof(float);
-    prefix_bytes_ += static_cast<size_t>(M) * (kw + vw) * sizeof(float);
-    v.ring_k[i] = ring_k_[i].f32();
-    v.ring_v[i] = ring_v_[i].f32();
+    HY_RETURN_IF_ERROR(alloc_kv(static_cast<size_t>(max_slots) * cap * kw, &ring_k_[i]));
+    HY_RETURN_IF_ERROR(alloc_kv(static_cast<size_t>(max_slots) * cap * vw, &ring_v_[i]));
+    HY_RETURN_IF_ERROR(alloc_kv(static_cast<size_t>(std::max(M, 1)) * kw, &prefix_k_[i]));
+    HY_RETURN_IF_ERROR(alloc_kv(static_cast<size_t>(std::max(M, 1)) * vw, &prefix_v_[i]));
+    bytes_per_slot_ += static_cast<size_t>(cap) * (kw + vw) * kv_elem;
+    prefix_bytes_ += static_cast<size_t>(M) * (kw + vw) * kv_elem;
+    v.ring_k[i] = ring_k_[i].data();
+    v.ring_v[i] = ring_v_[i].data();
     v.capacity[i] = cap;
-    v.prefix_k[i] = prefix_k_[i].f32();
-    v.prefix_v[i] = prefix_v_[i].f32();
+    v.prefix_k[i] = prefix_k_[i].data();
+    v.prefix_v[i] = prefix_v_[i].data();
   }
   return absl::OkStatus();
 }
@@ -78,8 +84,8 @@ StateView SlotStore::MetaPassView(int target_slot) {
     }
     if (!config_.is_kv_producer(i)) continue;
     // The "ring" of the meta pass is the shared prefix itself: one slot of capacity M.
-    v.ring_k[i] = prefix_k_[i].f32();
-    v.ring_v[i] = prefix_v_[i].f32();
+    v.ring_k[i] = prefix_k_[i].data();
+    v.ring_v[i] = prefix_v_[i].data();
     v.capacity[i] = std::max(M, 1);
   }
   v.prefix_len = 0;

@@ -4,6 +4,7 @@
 // Per layer i:          conv  [slots, Kc-1, I]  (channel-contiguous for the conv kernel)
 //                       ssm   [slots, I, N]     fp32
 // Per KV-producer i:    ring K [slots, cap_i, kvh, dq], ring V [slots, cap_i, kvh, dv]
+//                       in bf16 when `kv_bf16` (half the memory), else fp32
 //                       cap_i = W for SWA layers, max_seq_len for full-attention layers
 //                       prefix K [M, kvh, dq], prefix V [M, kvh, dv]   (shared, read-only)
 // Meta snapshot:        conv [1, Kc-1, I], ssm [1, I, N] per layer: the state after the M meta
@@ -28,7 +29,7 @@ class SlotStore {
  public:
   static absl::StatusOr<std::unique_ptr<SlotStore>> Create(const HymbaConfig& config,
                                                            Backend* backend, int max_slots,
-                                                           int max_seq_len);
+                                                           int max_seq_len, bool kv_bf16);
 
   // State of the slots for sequence steps (prefix = the shared meta K/V).
   const StateView& slots_view() const { return slots_view_; }
@@ -48,7 +49,7 @@ class SlotStore {
 
  private:
   SlotStore(const HymbaConfig& config, Backend* backend) : config_(config), backend_(backend) {}
-  absl::Status Allocate(int max_slots, int max_seq_len);
+  absl::Status Allocate(int max_slots, int max_seq_len, bool kv_bf16);
 
   HymbaConfig config_;
   Backend* backend_;

@@ -265,6 +265,7 @@ void HymbaForward::RunAttention(int i, const ForwardBatch& batch, const StateVie
   a.ld_v = kv_cols;
   a.out = attn_.f32();
   a.ld_out = config_.d_inner();
+  a.cache_bf16 = state.kv_bf16;
   a.prefix_k = state.prefix_k[prod];
   a.prefix_v = state.prefix_v[prod];
   a.prefix_len = state.prefix_len;
@@ -286,6 +287,7 @@ void HymbaForward::RunAttention(int i, const ForwardBatch& batch, const StateVie
     w.ld_k = kv_cols;
     w.v = kv_[prod].f32() + kw;
     w.ld_v = kv_cols;
+    w.cache_bf16 = state.kv_bf16;
     w.ring_k = state.ring_k[prod];
     w.ring_v = state.ring_v[prod];
     w.capacity = state.capacity[prod];

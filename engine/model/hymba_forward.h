@@ -28,11 +28,12 @@ namespace hymba::engine {
 struct StateView {
   std::vector<float*> conv;            // [L] each [slots, Kc-1, I]
   std::vector<float*> ssm;             // [L] each [slots, I, N]
-  std::vector<float*> ring_k;          // [L] (producers only) each [slots, capacity, kvh, dq]
-  std::vector<float*> ring_v;          // [L] (producers only) each [slots, capacity, kvh, dv]
+  bool kv_bf16 = false;                // rings and prefix hold bf16 (else fp32)
+  std::vector<void*> ring_k;           // [L] (producers only) each [slots, capacity, kvh, dq]
+  std::vector<void*> ring_v;           // [L] (producers only) each [slots, capacity, kvh, dv]
   std::vector<int> capacity;           // [L] ring rows per slot (producers only)
-  std::vector<const float*> prefix_k;  // [L] shared meta K [prefix_len, kvh, dq] (producers)
-  std::vector<const float*> prefix_v;  // [L] shared meta V [prefix_len, kvh, dv] (producers)
+  std::vector<const void*> prefix_k;   // [L] shared meta K [prefix_len, kvh, dq] (producers)
+  std::vector<const void*> prefix_v;   // [L] shared meta V [prefix_len, kvh, dv] (producers)
   int prefix_len = 0;                  // M for sequences; 0 for the meta-token pass itself
   int ring_position_base = 0;          // position stored at ring row 0 (M; 0 for the meta pass)
 };

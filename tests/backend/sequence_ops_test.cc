@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "engine/api/ring_index.h"
+#include "engine/base/bf16.h"
 #include "tests/backend/backend_test_base.h"
 
 namespace hymba::engine {
@@ -37,26 +38,45 @@ std::vector<double> NaiveAttend(const std::vector<float>& Q, const std::vector<f
 }
 
 TEST_P(SequenceOpsTest, AttentionOverPrefixRingAndChunk) {
-  const int nh = 4, kvh = 2, dq = 8, dv = 16, M = 3;
-  for (int window : {0, 5}) {
+  const int nh = 4, kvh = 2, M = 3;
+  // Variants: full or windowed attention; fp32 or bf16 cache; head dims off or on the 16-lane
+  // vector path.
+  for (int variant = 0; variant < 8; ++variant) {
+    const int window = variant % 2 ? 5 : 0;
+    const bool bf16 = variant & 2;
+    const int dq = variant & 4 ? 16 : 8, dv = 2 * dq;
+    auto round = [&](std::vector<float>& v, size_t from, size_t to) {
+      if (bf16)
+        for (size_t i = from; i < to; ++i) v[i] = Bf16BitsToF32(F32ToBf16Bits(v[i]));
+    };
+    auto upload_cache = [&](const std::vector<float>& v) {
+      if (!bf16) return Upload(v);
+      std::vector<uint16_t> bits(v.size());
+      for (size_t i = 0; i < v.size(); ++i) bits[i] = F32ToBf16Bits(v[i]);
+      auto buf = backend_->Allocate(bits.size() * 2);
+      backend_->CopyToDevice(buf->data(), bits.data(), bits.size() * 2);
+      return std::move(buf).value();
+    };
     // Two sequences in slots 1 and 0; each has `before` positions in its ring and feeds `len`.
     const int slots = 2, cap = window > 0 ? window : 40;
     struct Seq {
       int slot, before, len;
     };
     const std::vector<Seq> seqs = {{1, 7, 9}, {0, 0, 3}};  // the first chunk wraps a W=5 ring
-    DeviceBuffer ring_k = Upload(std::vector<float>(slots * cap * kvh * dq));
-    DeviceBuffer ring_v = Upload(std::vector<float>(slots * cap * kvh * dv));
     const int total_pos = M + 7 + 9;
     // Absolute-position K/V/Q per sequence; the prefix (positions < M) is shared.
     auto Kp = Random(M * kvh * dq, 20), Vp = Random(M * kvh * dv, 21);
-    DeviceBuffer prefix_k = Upload(Kp), prefix_v = Upload(Vp);
+    round(Kp, 0, Kp.size());  // the reference sees exactly what the cache holds
+    round(Vp, 0, Vp.size());
+    DeviceBuffer prefix_k = upload_cache(Kp), prefix_v = upload_cache(Vp);
     std::vector<std::vector<float>> Ks, Vs, Qs;
     int rows = 0;
     for (size_t s = 0; s < seqs.size(); ++s) {
       auto K = Random(total_pos * kvh * dq, 30 + s), V = Random(total_pos * kvh * dv, 40 + s);
       std::copy(Kp.begin(), Kp.end(), K.begin());
       std::copy(Vp.begin(), Vp.end(), V.begin());
+      round(K, M * kvh * dq, (M + seqs[s].before) * kvh * dq);  // ring positions
+      round(V, M * kvh * dv, (M + seqs[s].before) * kvh * dv);
       Ks.push_back(K);
       Vs.push_back(V);
       Qs.push_back(Random(total_pos * nh * dq, 50 + s));
@@ -71,8 +91,7 @@ TEST_P(SequenceOpsTest, AttentionOverPrefixRingAndChunk) {
         std::copy_n(&Ks[s][p * kvh * dq], kvh * dq, &rk[row * kvh * dq]);
         std::copy_n(&Vs[s][p * kvh * dv], kvh * dv, &rv[row * kvh * dv]);
       }
-    ring_k = Upload(rk);
-    ring_v = Upload(rv);
+    DeviceBuffer ring_k = upload_cache(rk), ring_v = upload_cache(rv);
     // Packed chunk rows.
     std::vector<float> q(rows * nh * dq), k(rows * kvh * dq), v(rows * kvh * dv);
     std::vector<SeqSpan> spans;
@@ -98,6 +117,7 @@ TEST_P(SequenceOpsTest, AttentionOverPrefixRingAndChunk) {
     a.ld_v = kvh * dv;
     a.out = out.f32();
     a.ld_out = nh * dv;
+    a.cache_bf16 = bf16;
     a.prefix_k = prefix_k.f32();
     a.prefix_v = prefix_v.f32();
     a.prefix_len = M;
@@ -121,7 +141,7 @@ TEST_P(SequenceOpsTest, AttentionOverPrefixRingAndChunk) {
                                  window, M);
           for (int j = 0; j < dv; ++j)
             ASSERT_NEAR(got[(row * nh + h) * dv + j], ref[j], 1e-5)
-                << "window " << window << " seq " << s << " row " << i << " head " << h;
+                << "variant " << variant << " seq " << s << " row " << i << " head " << h;
         }
     // KvWrite then keeps exactly the last `cap` positions of each sequence in its ring.
     KvWriteArgs w;
@@ -130,6 +150,7 @@ TEST_P(SequenceOpsTest, AttentionOverPrefixRingAndChunk) {
     w.ld_k = kvh * dq;
     w.v = dvb.f32();
     w.ld_v = kvh * dv;
+    w.cache_bf16 = bf16;
     w.ring_k = ring_k.f32();
     w.ring_v = ring_v.f32();
     w.capacity = cap;
@@ -137,13 +158,21 @@ TEST_P(SequenceOpsTest, AttentionOverPrefixRingAndChunk) {
     w.k_width = kvh * dq;
     w.v_width = kvh * dv;
     backend_->KvWrite(w);
-    auto rk2 = Download(ring_k, slots * cap * kvh * dq);
+    const size_t ring_elems = slots * cap * kvh * dq;
+    std::vector<uint8_t> raw(ring_elems * (bf16 ? 2 : 4));
+    backend_->CopyToHost(raw.data(), ring_k.data(), raw.size());
+    auto stored = [&](size_t i) {
+      if (!bf16) return reinterpret_cast<const float*>(raw.data())[i];
+      return Bf16BitsToF32(reinterpret_cast<const uint16_t*>(raw.data())[i]);
+    };
     for (size_t s = 0; s < seqs.size(); ++s) {
       const int end = M + seqs[s].before + seqs[s].len;
       for (int p = ring.OldestHeld(end); p < end; ++p)
-        for (int j = 0; j < kvh * dq; ++j)
-          ASSERT_EQ(rk2[(seqs[s].slot * cap + ring.Row(p)) * kvh * dq + j],
-                    Ks[s][p * kvh * dq + j]);
+        for (int j = 0; j < kvh * dq; ++j) {
+          const float want = Ks[s][p * kvh * dq + j];
+          ASSERT_EQ(stored((seqs[s].slot * cap + ring.Row(p)) * kvh * dq + j),
+                    bf16 ? Bf16BitsToF32(F32ToBf16Bits(want)) : want);
+        }
     }
   }
 }

@@ -16,6 +16,10 @@ absl::StatusOr<engine::EngineOptions> EngineOptionsFromArgs(CliArgs& args,
   HY_ASSIGN_OR_RETURN(o.backend.threads, args.IntOr("threads", 0));
   HY_ASSIGN_OR_RETURN(o.max_slots, args.IntOr("max-slots", default_slots));
   HY_ASSIGN_OR_RETURN(o.max_seq_len, args.IntOr("max-seq-len", 0));
+  const std::string kv = args.StringOr("kv-cache", "f32");
+  if (kv != "f32" && kv != "bf16")
+    return absl::InvalidArgumentError("--kv-cache: expected f32 or bf16");
+  o.kv_cache_bf16 = kv == "bf16";
   return o;
 }
 

@@ -15,6 +15,8 @@ constexpr char kUsage[] =
     "  generate --model DIR (--prompt TEXT | --tokens IDS) --max-tokens N [--temperature T]\n"
     "           [--top-k K] [--top-p P] [--min-p P] [--repetition-penalty R] [--seed S]\n"
     "           [--stop TEXT] [--json] [--ignore-eos] [--precision P] [--threads N]\n"
+    "  (every command: --precision f32|bf16|auto --threads N --device auto|cpu|cuda\n"
+    "   --max-slots S --max-seq-len L --kv-cache f32|bf16)\n"
     "  bench    --model DIR --batch B --prompt-len P --gen-len G [--precision P] [--threads N]\n"
     "  bench    --model DIR --requests R --concurrency C --prompt-len P --gen-len G  (serving)\n";
 

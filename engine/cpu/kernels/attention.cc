@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "engine/api/ring_index.h"
+#include "engine/base/bf16.h"
 #include "engine/cpu/kernels/cpu_kernels.h"
 #include "engine/cpu/kernels/fast_math.h"
 #include "engine/cpu/kernels/reduce.h"
@@ -46,32 +47,62 @@ KeyRanges VisibleKeys(const AttentionArgs& a, const SeqSpan& s, int i) {
 // Per-thread scratch: the visible keys' K and V rows for one query row and KV head, and the
 // scores of the group's query heads.
 struct Scratch {
-  std::vector<const float*> k_rows, v_rows;  // [n_keys]
-  std::vector<float> scores;                 // [group, n_keys]
+  // [n_keys]: the cache rows (prefix, ring) first, in bf16 when the cache is bf16 (n_cache of
+  // them), then the entry's own fp32 rows.
+  std::vector<const void*> k_rows, v_rows;
+  int n_cache = 0;
+  std::vector<float> widened;  // portable path: bf16 cache rows widened to fp32
+  std::vector<float> scores;   // [group, n_keys]
 };
+
+bool VectorPath(const AttentionArgs& a);
+
+const void* CacheRow(const void* base, size_t element, bool bf16) {
+  return bf16 ? static_cast<const void*>(static_cast<const uint16_t*>(base) + element)
+              : static_cast<const void*>(static_cast<const float*>(base) + element);
+}
 
 // Collects the visible keys of query row i, in position order, for KV head g.
 void GatherKeys(const AttentionArgs& a, const SeqSpan& s, int i, int g, Scratch& sc) {
   const KeyRanges r = VisibleKeys(a, s, i);
   const size_t ring_base = static_cast<size_t>(s.slot) * a.capacity;
   const RingIndex ring{a.capacity, a.num_meta};
-  const int k_stride = a.kvh * a.dq, v_stride = a.kvh * a.dv;
+  const size_t k_stride = a.kvh * a.dq, v_stride = a.kvh * a.dv;
+  const bool bf16 = a.cache_bf16;
   sc.k_rows.clear();
   sc.v_rows.clear();
   for (int k = 0; k < r.prefix_count; ++k) {
-    sc.k_rows.push_back(a.prefix_k + static_cast<size_t>(k) * k_stride + g * a.dq);
-    sc.v_rows.push_back(a.prefix_v + static_cast<size_t>(k) * v_stride + g * a.dv);
+    sc.k_rows.push_back(CacheRow(a.prefix_k, k * k_stride + g * a.dq, bf16));
+    sc.v_rows.push_back(CacheRow(a.prefix_v, k * v_stride + g * a.dv, bf16));
   }
   for (int p = r.ring_lo; p < r.ring_hi; ++p) {
     const size_t row = ring_base + ring.Row(p);
-    sc.k_rows.push_back(a.ring_k + row * k_stride + g * a.dq);
-    sc.v_rows.push_back(a.ring_v + row * v_stride + g * a.dv);
+    sc.k_rows.push_back(CacheRow(a.ring_k, row * k_stride + g * a.dq, bf16));
+    sc.v_rows.push_back(CacheRow(a.ring_v, row * v_stride + g * a.dv, bf16));
   }
+  sc.n_cache = static_cast<int>(sc.k_rows.size());
   for (int run = 0; run < 2; ++run)
     for (int j = r.own_lo[run]; j < r.own_hi[run]; ++j) {
       sc.k_rows.push_back(a.k + static_cast<size_t>(s.row + j) * a.ld_k + g * a.dq);
       sc.v_rows.push_back(a.v + static_cast<size_t>(s.row + j) * a.ld_v + g * a.dv);
     }
+  if (!bf16) {
+    sc.n_cache = 0;  // every row is fp32
+  } else if (!VectorPath(a)) {
+    // The portable kernels read fp32 only: widen the cache rows once per query.
+    const int row_len = a.dq + a.dv;
+    sc.widened.resize(static_cast<size_t>(sc.n_cache) * row_len);
+    for (int t = 0; t < sc.n_cache; ++t) {
+      float* dst = sc.widened.data() + static_cast<size_t>(t) * row_len;
+      const uint16_t* k = static_cast<const uint16_t*>(sc.k_rows[t]);
+      const uint16_t* v = static_cast<const uint16_t*>(sc.v_rows[t]);
+      for (int c = 0; c < a.dq; ++c) dst[c] = Bf16BitsToF32(k[c]);
+      for (int c = 0; c < a.dv; ++c) dst[a.dq + c] = Bf16BitsToF32(v[c]);
+      sc.k_rows[t] = dst;
+      sc.v_rows[t] = dst + a.dq;
+    }
+    sc.n_cache = 0;
+  }
 }
 
 #if defined(__AVX512F__)
@@ -81,6 +112,16 @@ bool VectorPath(const AttentionArgs& a) {
   return a.dq % 16 == 0 && a.dv % 16 == 0 && a.dq <= 128 && a.dv <= 256;
 }
 
+// 16 values of a K or V row: bf16 cache rows are widened in registers.
+inline __m512 LoadRow(const void* row, int offset, bool bf16) {
+  if (bf16) {
+    const __m256i raw = _mm256_loadu_si256(
+        reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(row) + offset));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(raw), 16));
+  }
+  return _mm512_loadu_ps(static_cast<const float*>(row) + offset);
+}
+
 void ScoresAvx512(const AttentionArgs& a, const float* q, int group, Scratch& sc, int n_keys) {
   const int qv = a.dq / 16;
   for (int h = 0; h < group; ++h) {
@@ -88,9 +129,10 @@ void ScoresAvx512(const AttentionArgs& a, const float* q, int group, Scratch& sc
     for (int j = 0; j < qv; ++j) qh[j] = _mm512_loadu_ps(q + h * a.dq + 16 * j);
     float* out = sc.scores.data() + static_cast<size_t>(h) * n_keys;
     for (int t = 0; t < n_keys; ++t) {
-      const float* k = sc.k_rows[t];
-      __m512 acc = _mm512_mul_ps(qh[0], _mm512_loadu_ps(k));
-      for (int j = 1; j < qv; ++j) acc = _mm512_fmadd_ps(qh[j], _mm512_loadu_ps(k + 16 * j), acc);
+      const void* k = sc.k_rows[t];
+      const bool bf16 = t < sc.n_cache;
+      __m512 acc = _mm512_mul_ps(qh[0], LoadRow(k, 0, bf16));
+      for (int j = 1; j < qv; ++j) acc = _mm512_fmadd_ps(qh[j], LoadRow(k, 16 * j, bf16), acc);
       out[t] = _mm512_reduce_add_ps(acc);
     }
   }
@@ -104,8 +146,9 @@ void WeightedSumAvx512(const AttentionArgs& a, int group, Scratch& sc, int n_key
     const float* p = sc.scores.data() + static_cast<size_t>(h) * n_keys;
     for (int t = 0; t < n_keys; ++t) {
       const __m512 w = _mm512_set1_ps(p[t]);
-      const float* v = sc.v_rows[t];
-      for (int j = 0; j < vv; ++j) acc[j] = _mm512_fmadd_ps(w, _mm512_loadu_ps(v + 16 * j), acc[j]);
+      const void* v = sc.v_rows[t];
+      const bool bf16 = t < sc.n_cache;
+      for (int j = 0; j < vv; ++j) acc[j] = _mm512_fmadd_ps(w, LoadRow(v, 16 * j, bf16), acc[j]);
     }
     for (int j = 0; j < vv; ++j) _mm512_storeu_ps(out + h * a.dv + 16 * j, acc[j]);
   }
@@ -132,7 +175,8 @@ void AttendGroup(const AttentionArgs& a, const SeqSpan& s, int i, int g, int h0,
   } else {
     for (int t = 0; t < n_keys; ++t)
       for (int h = 0; h < group; ++h)
-        sc.scores[static_cast<size_t>(h) * n_keys + t] = Dot(q + h * a.dq, sc.k_rows[t], a.dq);
+        sc.scores[static_cast<size_t>(h) * n_keys + t] =
+            Dot(q + h * a.dq, static_cast<const float*>(sc.k_rows[t]), a.dq);
   }
   for (int h = 0; h < group; ++h) {
     float* p = sc.scores.data() + static_cast<size_t>(h) * n_keys;
@@ -153,7 +197,8 @@ void AttendGroup(const AttentionArgs& a, const SeqSpan& s, int i, int g, int h0,
   std::fill(out, out + group * a.dv, 0.0f);
   for (int t = 0; t < n_keys; ++t)
     for (int h = 0; h < group; ++h)
-      Axpy(sc.scores[static_cast<size_t>(h) * n_keys + t], sc.v_rows[t], out + h * a.dv, a.dv);
+      Axpy(sc.scores[static_cast<size_t>(h) * n_keys + t], static_cast<const float*>(sc.v_rows[t]),
+           out + h * a.dv, a.dv);
 }
 
 }  // namespace

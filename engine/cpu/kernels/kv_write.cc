@@ -2,6 +2,7 @@
 #include <cstring>
 
 #include "engine/api/ring_index.h"
+#include "engine/base/bf16.h"
 #include "engine/cpu/kernels/cpu_kernels.h"
 
 namespace hymba::engine::cpu {
@@ -14,10 +15,17 @@ void KvWrite(const KvWriteArgs& a) {
     for (int i = first; i < s.len; ++i) {
       const int pos = s.start_pos + i;
       const size_t row = static_cast<size_t>(s.slot) * a.capacity + ring.Row(pos);
-      std::memcpy(a.ring_k + row * a.k_width, a.k + static_cast<size_t>(s.row + i) * a.ld_k,
-                  a.k_width * sizeof(float));
-      std::memcpy(a.ring_v + row * a.v_width, a.v + static_cast<size_t>(s.row + i) * a.ld_v,
-                  a.v_width * sizeof(float));
+      const float* k = a.k + static_cast<size_t>(s.row + i) * a.ld_k;
+      const float* v = a.v + static_cast<size_t>(s.row + i) * a.ld_v;
+      if (a.cache_bf16) {
+        uint16_t* rk = static_cast<uint16_t*>(a.ring_k) + row * a.k_width;
+        uint16_t* rv = static_cast<uint16_t*>(a.ring_v) + row * a.v_width;
+        for (int c = 0; c < a.k_width; ++c) rk[c] = F32ToBf16Bits(k[c]);
+        for (int c = 0; c < a.v_width; ++c) rv[c] = F32ToBf16Bits(v[c]);
+      } else {
+        std::memcpy(static_cast<float*>(a.ring_k) + row * a.k_width, k, a.k_width * sizeof(float));
+        std::memcpy(static_cast<float*>(a.ring_v) + row * a.v_width, v, a.v_width * sizeof(float));
+      }
     }
   }
 }
