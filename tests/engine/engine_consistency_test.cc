@@ -18,7 +18,7 @@ namespace {
 using Logits = std::vector<std::vector<float>>;  // [position][vocab]
 
 std::unique_ptr<HymbaEngine> MakeEngine(const std::string& preset, int slots,
-                                        bool recompute = false) {
+                                        bool recompute = false, bool kv_bf16 = false) {
   EngineOptions o;
   o.model_dir = testing::TinyModelDir(preset);
   o.backend.precision = "f32";
@@ -26,6 +26,7 @@ std::unique_ptr<HymbaEngine> MakeEngine(const std::string& preset, int slots,
   o.max_slots = slots;
   o.max_seq_len = 256;
   o.recompute_meta_per_sequence = recompute;
+  o.kv_cache_bf16 = kv_bf16;
   auto e = HymbaEngine::Create(o);
   EXPECT_TRUE(e.ok()) << e.status();
   return e.ok() ? std::move(e).value() : nullptr;
@@ -146,6 +147,27 @@ TEST_P(EngineConsistencyTest, MetaSnapshotEqualsRecomputingTheMetaTokens) {
   const Logits a = RunChunked(*shared, 1, tokens, 4);
   const Logits b = RunChunked(*recomputed, 1, tokens, 4);
   EXPECT_LT(MaxAbsDiff(a, b), 1e-5f);
+}
+
+// The bf16 K/V cache only rounds K and V: logits stay within a few percent (relative RMS) of the
+// fp32 cache, through prefill, ring wrap-around and decode.
+TEST_P(EngineConsistencyTest, Bf16KvCacheStaysCloseToFp32) {
+  auto f32 = MakeEngine(GetParam(), 1);
+  auto bf16 = MakeEngine(GetParam(), 1, false, /*kv_bf16=*/true);
+  ASSERT_NE(f32, nullptr);
+  ASSERT_NE(bf16, nullptr);
+  const auto tokens =
+      RandomTokens(3 * f32->config().sliding_window + 2, f32->config().vocab_size, 9);
+  const Logits a = RunChunked(*f32, 0, tokens, 5), b = RunChunked(*bf16, 0, tokens, 5);
+  ASSERT_EQ(a.size(), b.size());
+  double diff = 0, norm = 0;
+  for (size_t i = 0; i < a.size(); ++i)
+    for (size_t v = 0; v < a[i].size(); ++v) {
+      diff += (a[i][v] - b[i][v]) * (a[i][v] - b[i][v]);
+      norm += a[i][v] * a[i][v];
+    }
+  EXPECT_LT(std::sqrt(diff / norm), 0.05);
+  EXPECT_GT(std::sqrt(diff / norm), 0.0);  // the cache really is bf16
 }
 
 INSTANTIATE_TEST_SUITE_P(TinyModels, EngineConsistencyTest,
