@@ -6,6 +6,8 @@ find_package(spdlog REQUIRED)
 find_package(nlohmann_json REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(SENTENCEPIECE REQUIRED IMPORTED_TARGET sentencepiece)
+find_package(Protobuf REQUIRED)
+find_package(gRPC REQUIRED)
 
 # oneDNN: Debian's dnnl-config.cmake insists on OpenCL, which the CPU engine never uses, so the
 # library is located directly.
