@@ -30,8 +30,11 @@ void TokenStream::Push(const Event& event) {
     item.status = absl::InternalError(event.error);
   item.prompt_tokens = event.prompt_tokens;
   item.completion_tokens = event.completion_tokens;
-  absl::MutexLock lock(&mu_);
-  PushItem(std::move(item));
+  {
+    absl::MutexLock lock(&mu_);
+    PushItem(std::move(item));
+  }
+  Notify();
 }
 
 void TokenStream::Fail(const absl::Status& status) {
@@ -39,8 +42,21 @@ void TokenStream::Fail(const absl::Status& status) {
   item.finished = true;
   item.reason = FinishReason::kError;
   item.status = status;
-  absl::MutexLock lock(&mu_);
-  PushItem(std::move(item));
+  {
+    absl::MutexLock lock(&mu_);
+    PushItem(std::move(item));
+  }
+  Notify();
+}
+
+void TokenStream::SetListener(std::function<void()> listener) {
+  absl::MutexLock lock(&listener_mu_);
+  listener_ = std::move(listener);
+}
+
+void TokenStream::Notify() {
+  absl::MutexLock lock(&listener_mu_);
+  if (listener_) listener_();
 }
 
 bool TokenStream::Next(StreamItem* item, absl::Duration timeout) {

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <deque>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -44,8 +45,15 @@ class TokenStream {
   bool Next(StreamItem* item, absl::Duration timeout = absl::InfiniteDuration());
   bool done() const;
 
+  // Called on the producer's thread after every push: an asynchronous
+  // consumer (a gRPC reactor) uses it to pull with Next(..., absl::ZeroDuration()). It must be
+  // quick and must call neither Push nor SetListener. Pass nullptr to detach; once that returns the
+  // old listener is not running and will not be called again.
+  void SetListener(std::function<void()> listener);
+
  private:
   void PushItem(StreamItem item) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Notify();
 
   const RequestId id_;
   const size_t capacity_;
@@ -53,6 +61,8 @@ class TokenStream {
   std::deque<StreamItem> items_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;     // a finished item was pushed
   bool delivered_ ABSL_GUARDED_BY(mu_) = false;  // ... and read
+  absl::Mutex listener_mu_;  // held while the listener runs
+  std::function<void()> listener_ ABSL_GUARDED_BY(listener_mu_);
 };
 
 }  // namespace hymba::scheduler

@@ -1,0 +1,77 @@
+#include "server/request_builder.h"
+
+#include "absl/strings/str_cat.h"
+#include "engine/base/status_macros.h"
+#include "scheduler/stop_string_matcher.h"
+
+namespace hymba::server {
+
+absl::StatusOr<BuiltRequest> RequestBuilder::Build(const v1::GenerateRequest& proto,
+                                                   scheduler::RequestId id, uint64_t seed) const {
+  BuiltRequest out;
+  scheduler::Request& r = out.request;
+  r.id = id;
+  r.priority = proto.priority();
+  switch (proto.input_case()) {
+    case v1::GenerateRequest::kPrompt: {
+      if (proto.prompt().empty()) return absl::InvalidArgumentError("prompt: empty");
+      HY_ASSIGN_OR_RETURN(std::vector<int> ids, codec_.Encode(proto.prompt(), true));
+      r.prompt.assign(ids.begin(), ids.end());
+      out.from_text = true;
+      break;
+    }
+    case v1::GenerateRequest::kPromptTokens: {
+      const auto& ids = proto.prompt_tokens().ids();
+      if (ids.empty()) return absl::InvalidArgumentError("prompt_tokens.ids: empty");
+      for (int i = 0; i < ids.size(); ++i)
+        if (ids[i] < 0 || ids[i] >= info_.vocab_size)
+          return absl::InvalidArgumentError(absl::StrCat("prompt_tokens.ids[", i, "] = ", ids[i],
+                                                         ": outside the vocabulary [0, ",
+                                                         info_.vocab_size, ")"));
+      r.prompt.assign(ids.begin(), ids.end());
+      break;
+    }
+    default:
+      return absl::InvalidArgumentError("prompt: give prompt or prompt_tokens");
+  }
+  if (r.prompt.empty()) return absl::InvalidArgumentError("prompt: encodes to no tokens");
+  r.stop.max_tokens = proto.max_tokens();
+  if (proto.max_tokens() <= 0)
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_tokens = ", proto.max_tokens(), ": must be > 0"));
+  if (r.prompt.size() + static_cast<size_t>(proto.max_tokens()) >
+      static_cast<size_t>(info_.max_seq_len))
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_tokens = ", proto.max_tokens(), ": prompt (", r.prompt.size(),
+                     " tokens) + max_tokens exceeds the context limit ", info_.max_seq_len));
+  r.stop.ignore_eos = proto.ignore_eos();
+  for (int i = 0; i < proto.stop_token_ids_size(); ++i) {
+    const int id_i = proto.stop_token_ids(i);
+    if (id_i < 0 || id_i >= info_.vocab_size)
+      return absl::InvalidArgumentError(
+          absl::StrCat("stop_token_ids[", i, "] = ", id_i, ": outside the vocabulary"));
+    r.stop.stop_token_ids.push_back(id_i);
+  }
+  out.stop_strings.assign(proto.stop().begin(), proto.stop().end());
+  HY_RETURN_IF_ERROR(scheduler::StopStringMatcher::Validate(out.stop_strings));
+
+  const v1::SamplingParams& s = proto.sampling();
+  scheduler::SamplingParams& p = r.sampling;
+  p.temperature = s.temperature();
+  p.top_k = s.top_k();
+  p.top_p = s.top_p() == 0.0f ? 1.0f : s.top_p();
+  p.min_p = s.min_p();
+  p.repetition_penalty = s.repetition_penalty() == 0.0f ? 1.0f : s.repetition_penalty();
+  p.presence_penalty = s.presence_penalty();
+  p.frequency_penalty = s.frequency_penalty();
+  for (const auto& [token, bias] : s.logit_bias()) p.logit_bias.emplace_back(token, bias);
+  p.logprobs = proto.logprobs();
+  p.top_logprobs = proto.top_logprobs();
+  p.seed = s.has_seed() ? s.seed() : seed;
+  absl::Status valid = scheduler::ValidateSamplingParams(p, info_.vocab_size);
+  if (!valid.ok()) return absl::InvalidArgumentError(absl::StrCat("sampling.", valid.message()));
+  r.deadline = absl::InfiniteFuture();
+  return out;
+}
+
+}  // namespace hymba::server

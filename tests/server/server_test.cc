@@ -1,0 +1,219 @@
+// The hymba.v1 service over real loopback gRPC (port 0) with the real engine on a tiny
+// checkpoint: streaming equals unary, errors carry the documented code and name the field,
+// stop strings end the stream, model info and tokenization answer.
+//
+// The text codec is a byte-level stand-in (one id per byte): Debian's libsentencepiece carries
+// its own protobuf runtime, which cannot share a process with gRPC's libprotobuf (its version
+// check aborts). The server layer only sees the TextCodec interface.
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <gtest/gtest.h>
+
+#include <memory>
+
+#include "engine/hymba_engine.h"
+#include "hymba/v1/hymba.grpc.pb.h"
+#include "server/hymba_service.h"
+#include "tests/testing/test_paths.h"
+
+namespace hymba::server {
+namespace {
+
+// ASCII codec: character c <-> id c + 3; ids 131..512 also print as ASCII ((id - 3) % 128), so
+// any generated text is valid UTF-8. Ids 0..2 are special.
+class ByteCodec final : public engine::TextCodec {
+ public:
+  absl::StatusOr<std::vector<int>> Encode(absl::string_view text, bool) const override {
+    std::vector<int> ids;
+    for (unsigned char c : text) ids.push_back((c & 0x7f) + 3);
+    return ids;
+  }
+  std::string Decode(absl::Span<const int> ids) const override {
+    std::string out;
+    for (int id : ids)
+      if (id >= 3) out += static_cast<char>((id - 3) % 128);
+    return out;
+  }
+  std::unique_ptr<engine::TextStreamDecoder> NewStreamDecoder(bool) const override {
+    class Bytes final : public engine::TextStreamDecoder {
+     public:
+      std::string Push(int id) override {
+        return id >= 3 ? std::string(1, static_cast<char>((id - 3) % 128)) : "";
+      }
+      std::string Flush() override { return ""; }
+    };
+    return std::make_unique<Bytes>();
+  }
+  bool IsSpecial(int id) const override { return id < 3; }
+  int vocab_size() const override { return 513; }
+  int eos_id() const override { return 2; }
+  const std::string& chat_template() const override { return empty_; }
+
+ private:
+  std::string empty_;
+};
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string dir = testing::TinyModelDir("tiny-a");
+    auto loop = scheduler::EngineLoop::Start(
+        [dir]() -> absl::StatusOr<std::unique_ptr<engine::Engine>> {
+          engine::EngineOptions o;
+          o.model_dir = dir;
+          o.backend.precision = "f32";
+          o.backend.threads = 2;
+          o.max_slots = 4;
+          o.max_seq_len = 128;
+          auto e = engine::HymbaEngine::Create(o);
+          if (!e.ok()) return e.status();
+          return std::unique_ptr<engine::Engine>(std::move(e).value());
+        },
+        [](const engine::EngineInfo& info) {
+          scheduler::SchedulerOptions s;
+          s.max_slots = info.max_slots;
+          s.max_seq_len = info.max_seq_len;
+          s.max_batch_tokens = 64;
+          s.vocab_size = info.vocab_size;
+          s.eos_token_id = info.eos_token_id;
+          return s;
+        });
+    ASSERT_TRUE(loop.ok()) << loop.status();
+    loop_ = std::move(loop).value();
+    service_ = std::make_unique<HymbaService>(loop_.get(), &codec_, 64);
+    grpc::EnableDefaultHealthCheckService(true);
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(service_.get());
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+    ASSERT_GT(port, 0);
+    channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
+                                   grpc::InsecureChannelCredentials());
+    stub_ = v1::Hymba::NewStub(channel_);
+  }
+  void TearDown() override {
+    if (server_) server_->Shutdown();
+    loop_.reset();
+  }
+
+  v1::GenerateRequest Request(int max_tokens) {
+    v1::GenerateRequest r;
+    for (int id : {5, 9, 33, 71, 200, 17, 3, 99, 140}) r.mutable_prompt_tokens()->add_ids(id);
+    r.set_max_tokens(max_tokens);
+    r.set_ignore_eos(true);
+    r.mutable_sampling()->set_temperature(0.8f);
+    r.mutable_sampling()->set_seed(7);
+    return r;
+  }
+
+  ByteCodec codec_;
+  std::unique_ptr<scheduler::EngineLoop> loop_;
+  std::unique_ptr<HymbaService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::Hymba::Stub> stub_;
+};
+
+TEST_F(ServerTest, StreamingEqualsUnary) {
+  grpc::ClientContext stream_ctx;
+  auto reader = stub_->Generate(&stream_ctx, Request(12));
+  v1::GenerateResponse part;
+  std::vector<int> streamed;
+  std::string text;
+  v1::GenerateResponse last;
+  while (reader->Read(&part)) {
+    streamed.insert(streamed.end(), part.token_ids().begin(), part.token_ids().end());
+    text += part.text();
+    last = part;
+  }
+  ASSERT_TRUE(reader->Finish().ok());
+  EXPECT_EQ(streamed.size(), 12u);
+  EXPECT_EQ(last.finish_reason(), v1::LENGTH);
+  EXPECT_EQ(last.usage().completion_tokens(), 12);
+  EXPECT_EQ(last.usage().prompt_tokens(), 9);
+  EXPECT_EQ(last.seed(), 7u);
+
+  grpc::ClientContext unary_ctx;
+  v1::GenerateResponse whole;
+  ASSERT_TRUE(stub_->Complete(&unary_ctx, Request(12), &whole).ok());
+  EXPECT_EQ(std::vector<int>(whole.token_ids().begin(), whole.token_ids().end()), streamed);
+  EXPECT_EQ(whole.text(), text);
+}
+
+TEST_F(ServerTest, BadFieldsAreInvalidArgumentNamingTheField) {
+  struct Case {
+    v1::GenerateRequest request;
+    std::string field;
+  };
+  std::vector<Case> cases;
+  cases.push_back({Request(0), "max_tokens"});
+  cases.push_back({Request(500), "max_tokens"});
+  auto oov = Request(4);
+  oov.mutable_prompt_tokens()->set_ids(1, 100000);
+  cases.push_back({oov, "prompt_tokens.ids[1]"});
+  auto top_p = Request(4);
+  top_p.mutable_sampling()->set_top_p(1.5f);
+  cases.push_back({top_p, "sampling.top_p"});
+  auto stop = Request(4);
+  stop.add_stop("");
+  cases.push_back({stop, "stop[0]"});
+  v1::GenerateRequest empty;
+  empty.set_max_tokens(3);
+  cases.push_back({empty, "prompt"});
+  for (const Case& c : cases) {
+    grpc::ClientContext ctx;
+    auto reader = stub_->Generate(&ctx, c.request);
+    v1::GenerateResponse r;
+    EXPECT_FALSE(reader->Read(&r));
+    const grpc::Status s = reader->Finish();
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << c.field;
+    EXPECT_NE(s.error_message().find(c.field), std::string::npos) << s.error_message();
+  }
+  // The server still serves.
+  grpc::ClientContext ctx;
+  v1::GenerateResponse ok;
+  EXPECT_TRUE(stub_->Complete(&ctx, Request(3), &ok).ok());
+  EXPECT_EQ(ok.token_ids_size(), 3);
+}
+
+TEST_F(ServerTest, StopStringEndsTheStreamWithStopSequence) {
+  grpc::ClientContext ctx;
+  v1::GenerateResponse free_run;
+  ASSERT_TRUE(stub_->Complete(&ctx, Request(20), &free_run).ok());
+  ASSERT_GE(free_run.text().size(), 4u);
+  const std::string stop = free_run.text().substr(2, 2);
+  auto req = Request(20);
+  req.add_stop(stop);
+  grpc::ClientContext ctx2;
+  v1::GenerateResponse stopped;
+  ASSERT_TRUE(stub_->Complete(&ctx2, req, &stopped).ok());
+  EXPECT_EQ(stopped.finish_reason(), v1::STOP_SEQUENCE);
+  EXPECT_EQ(stopped.stop_sequence(), stop);
+  EXPECT_EQ(stopped.text(), free_run.text().substr(0, free_run.text().find(stop)));
+}
+
+TEST_F(ServerTest, HealthTokenizeAndModelInfo) {
+  grpc::ClientContext ctx;
+  v1::ModelInfo info;
+  ASSERT_TRUE(stub_->GetModelInfo(&ctx, v1::GetModelInfoRequest(), &info).ok());
+  EXPECT_EQ(info.max_slots(), 4);
+  EXPECT_EQ(info.max_seq_len(), 128);
+  EXPECT_EQ(info.vocab_size(), 513);
+  grpc::ClientContext tctx;
+  v1::TokenizeRequest treq;
+  treq.set_text("hello world");
+  v1::TokenizeResponse tres;
+  ASSERT_TRUE(stub_->Tokenize(&tctx, treq, &tres).ok());
+  EXPECT_GT(tres.ids_size(), 0);
+  grpc::ClientContext dctx;
+  v1::DetokenizeRequest dreq;
+  dreq.mutable_ids()->CopyFrom(tres.ids());
+  v1::DetokenizeResponse dres;
+  ASSERT_TRUE(stub_->Detokenize(&dctx, dreq, &dres).ok());
+  EXPECT_EQ(dres.text(), "hello world");
+}
+
+}  // namespace
+}  // namespace hymba::server
