@@ -13,7 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "engine/base/status_macros.h"
-#include "engine/model/sentencepiece_model.h"
+#include "engine/model/spm_bpe.h"
 #include "nlohmann/json.hpp"
 
 namespace hymba::engine {
@@ -160,14 +160,13 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::Load(const std::string& mo
   if (!std::filesystem::is_regular_file(model_path, ec)) {
     return absl::NotFoundError(absl::StrCat(model_path, ": no such file"));
   }
-  std::string error;
-  std::unique_ptr<SentencePieceModel> sp = SentencePieceModel::Load(model_path, &error);
-  if (sp == nullptr) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(model_path, ": not a SentencePiece model: ", error));
+  auto sp = SpmBpe::Load(model_path);
+  if (!sp.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(model_path, ": not a SentencePiece BPE model: ",
+                                                   sp.status().message()));
   }
   std::unique_ptr<Tokenizer> tokenizer(new Tokenizer());
-  tokenizer->sp_ = std::move(sp);
+  tokenizer->sp_ = std::move(sp).value();
   tokenizer->add_dummy_prefix_ = tokenizer->sp_->add_dummy_prefix();
   tokenizer->remove_extra_whitespaces_ = tokenizer->sp_->remove_extra_whitespaces();
   HY_RETURN_IF_ERROR(tokenizer->BuildPieceTable());
@@ -181,9 +180,10 @@ absl::Status Tokenizer::BuildPieceTable() {
   for (int id = 0; id < n; ++id) {
     TokenPiece& piece = pieces_[id];
     const std::string& text = sp_->IdToPiece(id);
-    if (sp_->IsControl(id) || sp_->IsUnknown(id)) {
+    if (sp_->type(id) == SpmBpe::PieceType::kControl ||
+        sp_->type(id) == SpmBpe::PieceType::kUnknown) {
       piece.kind = TokenPiece::Kind::kSpecial;
-    } else if (sp_->IsByte(id)) {
+    } else if (sp_->type(id) == SpmBpe::PieceType::kByte) {
       const int byte = ParseBytePiece(text);
       if (byte < 0) {
         return absl::InvalidArgumentError(
@@ -300,10 +300,7 @@ absl::StatusOr<std::vector<int>> Tokenizer::Encode(absl::string_view text, bool 
 
 absl::Status Tokenizer::EncodeText(absl::string_view text, std::vector<int>* ids) const {
   if (text.empty()) return absl::OkStatus();
-  std::string error;
-  if (!sp_->Encode(std::string_view(text.data(), text.size()), ids, &error)) {
-    return absl::InvalidArgumentError(absl::StrCat("SentencePiece cannot encode text: ", error));
-  }
+  sp_->Encode(std::string_view(text.data(), text.size()), ids);
   return absl::OkStatus();
 }
 

@@ -25,7 +25,7 @@
 
 namespace hymba::engine {
 
-class SentencePieceModel;
+class SpmBpe;
 
 // What one id contributes to decoded text.
 struct TokenPiece {
@@ -97,7 +97,7 @@ class Tokenizer final : public TextCodec {
   absl::StatusOr<int> ResolveToken(const std::string& content, const std::string& file) const;
   absl::Status EncodeText(absl::string_view text, std::vector<int>* ids) const;
 
-  std::unique_ptr<SentencePieceModel> sp_;
+  std::unique_ptr<SpmBpe> sp_;
   std::vector<TokenPiece> pieces_;  // [vocab_size]
   // Special and added token strings matched verbatim by Encode, longest first, with their ids.
   std::vector<std::pair<std::string, int>> token_strings_;

@@ -1,10 +1,7 @@
 // The hymba.v1 service over real loopback gRPC (port 0) with the real engine on a tiny
 // checkpoint: streaming equals unary, errors carry the documented code and name the field,
 // stop strings end the stream, model info and tokenization answer.
-//
-// The text codec is a byte-level stand-in (one id per byte): Debian's libsentencepiece carries
-// its own protobuf runtime, which cannot share a process with gRPC's libprotobuf (its version
-// check aborts). The server layer only sees the TextCodec interface.
+// The tokenizer is the checkpoint's own (native SentencePiece BPE), in the same process as gRPC.
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <gtest/gtest.h>
@@ -12,6 +9,7 @@
 #include <memory>
 
 #include "engine/hymba_engine.h"
+#include "engine/model/tokenizer.h"
 #include "hymba/v1/hymba.grpc.pb.h"
 #include "server/hymba_service.h"
 #include "tests/testing/test_paths.h"
@@ -19,44 +17,13 @@
 namespace hymba::server {
 namespace {
 
-// ASCII codec: character c <-> id c + 3; ids 131..512 also print as ASCII ((id - 3) % 128), so
-// any generated text is valid UTF-8. Ids 0..2 are special.
-class ByteCodec final : public engine::TextCodec {
- public:
-  absl::StatusOr<std::vector<int>> Encode(absl::string_view text, bool) const override {
-    std::vector<int> ids;
-    for (unsigned char c : text) ids.push_back((c & 0x7f) + 3);
-    return ids;
-  }
-  std::string Decode(absl::Span<const int> ids) const override {
-    std::string out;
-    for (int id : ids)
-      if (id >= 3) out += static_cast<char>((id - 3) % 128);
-    return out;
-  }
-  std::unique_ptr<engine::TextStreamDecoder> NewStreamDecoder(bool) const override {
-    class Bytes final : public engine::TextStreamDecoder {
-     public:
-      std::string Push(int id) override {
-        return id >= 3 ? std::string(1, static_cast<char>((id - 3) % 128)) : "";
-      }
-      std::string Flush() override { return ""; }
-    };
-    return std::make_unique<Bytes>();
-  }
-  bool IsSpecial(int id) const override { return id < 3; }
-  int vocab_size() const override { return 513; }
-  int eos_id() const override { return 2; }
-  const std::string& chat_template() const override { return empty_; }
-
- private:
-  std::string empty_;
-};
-
 class ServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     const std::string dir = testing::TinyModelDir("tiny-a");
+    auto tokenizer = engine::Tokenizer::Load(dir);
+    ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
+    tokenizer_ = std::move(tokenizer).value();
     auto loop = scheduler::EngineLoop::Start(
         [dir]() -> absl::StatusOr<std::unique_ptr<engine::Engine>> {
           engine::EngineOptions o;
@@ -80,7 +47,7 @@ class ServerTest : public ::testing::Test {
         });
     ASSERT_TRUE(loop.ok()) << loop.status();
     loop_ = std::move(loop).value();
-    service_ = std::make_unique<HymbaService>(loop_.get(), &codec_, 64);
+    service_ = std::make_unique<HymbaService>(loop_.get(), tokenizer_.get(), 64);
     grpc::EnableDefaultHealthCheckService(true);
     grpc::ServerBuilder builder;
     int port = 0;
@@ -108,7 +75,7 @@ class ServerTest : public ::testing::Test {
     return r;
   }
 
-  ByteCodec codec_;
+  std::unique_ptr<engine::Tokenizer> tokenizer_;
   std::unique_ptr<scheduler::EngineLoop> loop_;
   std::unique_ptr<HymbaService> service_;
   std::unique_ptr<grpc::Server> server_;
@@ -182,8 +149,14 @@ TEST_F(ServerTest, StopStringEndsTheStreamWithStopSequence) {
   grpc::ClientContext ctx;
   v1::GenerateResponse free_run;
   ASSERT_TRUE(stub_->Complete(&ctx, Request(20), &free_run).ok());
-  ASSERT_GE(free_run.text().size(), 4u);
-  const std::string stop = free_run.text().substr(2, 2);
+  // The stop string: the 3rd and 4th characters of the free-running text (whole UTF-8 characters).
+  const std::string& t = free_run.text();
+  std::vector<size_t> starts;
+  for (size_t i = 0; i < t.size(); ++i)
+    if ((static_cast<unsigned char>(t[i]) & 0xC0) != 0x80) starts.push_back(i);
+  starts.push_back(t.size());
+  ASSERT_GE(starts.size(), 5u) << t;
+  const std::string stop = t.substr(starts[2], starts[4] - starts[2]);
   auto req = Request(20);
   req.add_stop(stop);
   grpc::ClientContext ctx2;

@@ -1,4 +1,5 @@
-// SentencePieceModel: the few SentencePiece calls the Tokenizer needs, behind a std-only interface.
+// SentencePieceModel: libsentencepiece behind a std-only interface, kept for tests as the
+// reference the native tokenizer (engine/model/spm_bpe.h) is compared with.
 //
 // Why a separate wrapper: <sentencepiece_processor.h> (0.1.97) declares `absl::string_view` as
 // `std::string_view`, which is ambiguous with Debian's abseil (built with its own string_view), so

@@ -1,4 +1,4 @@
-#include "engine/model/sentencepiece_model.h"
+#include "tests/testing/sentencepiece_model.h"
 
 // Only this file may include the SentencePiece header (see sentencepiece_model.h): no abseil here.
 #include <sentencepiece_processor.h>
