@@ -16,6 +16,7 @@ namespace hymba::tools {
 absl::Status RunLogits(CliArgs& args);
 absl::Status RunGenerate(CliArgs& args);
 absl::Status RunBench(CliArgs& args);
+absl::Status RunClient(CliArgs& args);
 
 // Requests through the engine loop with `concurrency` clients; prints JSON.
 absl::Status RunServingBench(const engine::EngineOptions& options, int requests, int concurrency,

@@ -18,7 +18,8 @@ constexpr char kUsage[] =
     "  (every command: --precision f32|bf16|auto --threads N --device auto|cpu|cuda\n"
     "   --max-slots S --max-seq-len L --kv-cache f32|bf16)\n"
     "  bench    --model DIR --batch B --prompt-len P --gen-len G [--precision P] [--threads N]\n"
-    "  bench    --model DIR --requests R --concurrency C --prompt-len P --gen-len G  (serving)\n";
+    "  bench    --model DIR --requests R --concurrency C --prompt-len P --gen-len G  (serving)\n"
+    "  client   [--address localhost:50051] --prompt TEXT [--max-tokens N] [--temperature T]\n";
 
 }  // namespace
 
@@ -42,6 +43,8 @@ int main(int argc, char** argv) {
       status = hymba::tools::RunGenerate(*args);
     } else if (command == "bench") {
       status = hymba::tools::RunBench(*args);
+    } else if (command == "client") {
+      status = hymba::tools::RunClient(*args);
     } else {
       std::fprintf(stderr, "hymba: unknown command '%s'\n%s", command.c_str(), kUsage);
       return 2;
