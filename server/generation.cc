@@ -63,6 +63,8 @@ bool Generation::Pull(v1::GenerateResponse* out, absl::Status* status) {
     }
     if (item.finished) {
       *status = item.status;
+      if (status->ok() && item.reason == scheduler::FinishReason::kDeadline)
+        *status = absl::DeadlineExceededError("the request's deadline passed");
       Finish(item, out);
       return true;
     }

@@ -10,6 +10,14 @@
 namespace hymba::server {
 namespace {
 
+// The client's gRPC deadline, handed to the scheduler: a request past it leaves the batch at the
+// next step and its slot is freed.
+absl::Time CallDeadline(const grpc::CallbackServerContext& context) {
+  const auto deadline = context.deadline();
+  if (deadline == std::chrono::system_clock::time_point::max()) return absl::InfiniteFuture();
+  return absl::FromChrono(deadline);
+}
+
 // Streaming Generate: pulls from the Generation whenever new tokens arrive or a write completes.
 class GenerateReactor final : public grpc::ServerWriteReactor<v1::GenerateResponse> {
  public:
@@ -127,6 +135,7 @@ grpc::ServerWriteReactor<v1::GenerateResponse>* HymbaService::Generate(
     };
     return new Refused(ToGrpcStatus(built.status()));
   }
+  built->request.deadline = CallDeadline(*context);
   const uint64_t seed = built->request.sampling.seed;
   auto stream = loop_->Submit(std::move(built->request));
   auto generation = std::make_unique<Generation>(loop_, *codec_, stream, built->from_text,
@@ -144,6 +153,7 @@ grpc::ServerUnaryReactor* HymbaService::Complete(grpc::CallbackServerContext* co
     reactor->Finish(ToGrpcStatus(built.status()));
     return reactor;
   }
+  built->request.deadline = CallDeadline(*context);
   const uint64_t seed = built->request.sampling.seed;
   auto stream = loop_->Submit(std::move(built->request));
   auto generation = std::make_unique<Generation>(loop_, *codec_, stream, built->from_text,

@@ -70,7 +70,6 @@ absl::StatusOr<BuiltRequest> RequestBuilder::Build(const v1::GenerateRequest& pr
   p.seed = s.has_seed() ? s.seed() : seed;
   absl::Status valid = scheduler::ValidateSamplingParams(p, info_.vocab_size);
   if (!valid.ok()) return absl::InvalidArgumentError(absl::StrCat("sampling.", valid.message()));
-  r.deadline = absl::InfiniteFuture();
   return out;
 }
 
