@@ -167,6 +167,36 @@ TEST_F(ServerTest, StopStringEndsTheStreamWithStopSequence) {
   EXPECT_EQ(stopped.text(), free_run.text().substr(0, free_run.text().find(stop)));
 }
 
+TEST_F(ServerTest, ClientCancellationFreesTheSlotAndOthersCarryOn) {
+  // Four streams; two are cancelled after their first response.
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<std::unique_ptr<grpc::ClientReader<v1::GenerateResponse>>> readers;
+  for (int i = 0; i < 4; ++i) {
+    contexts.push_back(std::make_unique<grpc::ClientContext>());
+    readers.push_back(stub_->Generate(contexts.back().get(), Request(100)));
+  }
+  for (int i = 0; i < 4; ++i) {
+    v1::GenerateResponse first;
+    ASSERT_TRUE(readers[i]->Read(&first));
+    if (i % 2 == 0) contexts[i]->TryCancel();
+  }
+  for (int i = 0; i < 4; ++i) {
+    v1::GenerateResponse r;
+    int tokens = 0;
+    while (readers[i]->Read(&r)) tokens += r.token_ids_size();
+    const grpc::Status s = readers[i]->Finish();
+    if (i % 2 == 0) {
+      EXPECT_EQ(s.error_code(), grpc::StatusCode::CANCELLED);
+    } else {
+      EXPECT_TRUE(s.ok()) << s.error_message();
+    }
+  }
+  for (int k = 0; k < 200 && loop_->stats().free_slots != 4; ++k)
+    absl::SleepFor(absl::Milliseconds(10));
+  EXPECT_EQ(loop_->stats().free_slots, 4);
+  EXPECT_EQ(loop_->stats().running, 0);
+}
+
 TEST_F(ServerTest, HealthTokenizeAndModelInfo) {
   grpc::ClientContext ctx;
   v1::ModelInfo info;
