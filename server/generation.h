@@ -26,6 +26,7 @@ class Generation {
   // `status` says how (OK, or the error to end the call with).
   bool Pull(v1::GenerateResponse* out, absl::Status* status);
   scheduler::RequestId id() const { return stream_->id(); }
+  scheduler::TokenStream& stream() { return *stream_; }
 
  private:
   void Finish(const scheduler::StreamItem& item, v1::GenerateResponse* out);

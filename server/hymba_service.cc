@@ -21,10 +21,9 @@ absl::Time CallDeadline(const grpc::CallbackServerContext& context) {
 // Streaming Generate: pulls from the Generation whenever new tokens arrive or a write completes.
 class GenerateReactor final : public grpc::ServerWriteReactor<v1::GenerateResponse> {
  public:
-  GenerateReactor(scheduler::EngineLoop* loop, std::unique_ptr<Generation> generation,
-                  std::shared_ptr<scheduler::TokenStream> stream)
-      : loop_(loop), generation_(std::move(generation)), stream_(std::move(stream)) {
-    stream_->SetListener([this] { Pump(); });
+  GenerateReactor(scheduler::EngineLoop* loop, std::unique_ptr<Generation> generation)
+      : loop_(loop), generation_(std::move(generation)) {
+    generation_->stream().SetListener([this] { Pump(); });
     Pump();  // items may have arrived before the listener was set
   }
 
@@ -38,7 +37,7 @@ class GenerateReactor final : public grpc::ServerWriteReactor<v1::GenerateRespon
   }
   void OnCancel() override { loop_->Cancel(generation_->id()); }
   void OnDone() override {
-    stream_->SetListener(nullptr);
+    generation_->stream().SetListener(nullptr);
     delete this;
   }
 
@@ -72,7 +71,6 @@ class GenerateReactor final : public grpc::ServerWriteReactor<v1::GenerateRespon
 
   scheduler::EngineLoop* loop_;
   std::unique_ptr<Generation> generation_;
-  std::shared_ptr<scheduler::TokenStream> stream_;
   std::mutex mu_;
   v1::GenerateResponse response_;  // the write in flight
   bool writing_ = false, finished_ = false, broken_ = false, wrote_any_ = false;
@@ -82,17 +80,14 @@ class GenerateReactor final : public grpc::ServerWriteReactor<v1::GenerateRespon
 class CompleteReactor final : public grpc::ServerUnaryReactor {
  public:
   CompleteReactor(scheduler::EngineLoop* loop, std::unique_ptr<Generation> generation,
-                  std::shared_ptr<scheduler::TokenStream> stream, v1::GenerateResponse* response)
-      : loop_(loop),
-        generation_(std::move(generation)),
-        stream_(std::move(stream)),
-        response_(response) {
-    stream_->SetListener([this] { Pump(); });
+                  v1::GenerateResponse* response)
+      : loop_(loop), generation_(std::move(generation)), response_(response) {
+    generation_->stream().SetListener([this] { Pump(); });
     Pump();
   }
   void OnCancel() override { loop_->Cancel(generation_->id()); }
   void OnDone() override {
-    stream_->SetListener(nullptr);
+    generation_->stream().SetListener(nullptr);
     delete this;
   }
 
@@ -108,7 +103,6 @@ class CompleteReactor final : public grpc::ServerUnaryReactor {
 
   scheduler::EngineLoop* loop_;
   std::unique_ptr<Generation> generation_;
-  std::shared_ptr<scheduler::TokenStream> stream_;
   v1::GenerateResponse* response_;
   std::mutex mu_;
   bool finished_ = false;
@@ -123,42 +117,42 @@ HymbaService::HymbaService(scheduler::EngineLoop* loop, const engine::TextCodec*
       builder_(*codec, loop->info()),
       max_batch_tokens_(max_batch_tokens) {}
 
+absl::StatusOr<std::unique_ptr<Generation>> HymbaService::Start(
+    const grpc::CallbackServerContext& context, const v1::GenerateRequest& request) {
+  const uint64_t id = next_id_++;
+  auto built = builder_.Build(request, id, /*seed=*/id * 0x9E3779B97F4A7C15ull);
+  if (!built.ok()) return built.status();
+  built->request.deadline = CallDeadline(context);
+  const uint64_t seed = built->request.sampling.seed;
+  auto stream = loop_->Submit(std::move(built->request));
+  return std::make_unique<Generation>(loop_, *codec_, std::move(stream), built->from_text,
+                                      std::move(built->stop_strings), seed);
+}
+
 grpc::ServerWriteReactor<v1::GenerateResponse>* HymbaService::Generate(
     grpc::CallbackServerContext* context, const v1::GenerateRequest* request) {
-  const uint64_t id = next_id_++;
-  auto built = builder_.Build(*request, id, /*seed=*/id * 0x9E3779B97F4A7C15ull);
-  if (!built.ok()) {
+  auto generation = Start(*context, *request);
+  if (!generation.ok()) {
     class Refused final : public grpc::ServerWriteReactor<v1::GenerateResponse> {
      public:
       explicit Refused(grpc::Status s) { Finish(std::move(s)); }
       void OnDone() override { delete this; }
     };
-    return new Refused(ToGrpcStatus(built.status()));
+    return new Refused(ToGrpcStatus(generation.status()));
   }
-  built->request.deadline = CallDeadline(*context);
-  const uint64_t seed = built->request.sampling.seed;
-  auto stream = loop_->Submit(std::move(built->request));
-  auto generation = std::make_unique<Generation>(loop_, *codec_, stream, built->from_text,
-                                                 std::move(built->stop_strings), seed);
-  return new GenerateReactor(loop_, std::move(generation), std::move(stream));
+  return new GenerateReactor(loop_, std::move(generation).value());
 }
 
 grpc::ServerUnaryReactor* HymbaService::Complete(grpc::CallbackServerContext* context,
                                                  const v1::GenerateRequest* request,
                                                  v1::GenerateResponse* response) {
-  const uint64_t id = next_id_++;
-  auto built = builder_.Build(*request, id, id * 0x9E3779B97F4A7C15ull);
-  if (!built.ok()) {
+  auto generation = Start(*context, *request);
+  if (!generation.ok()) {
     auto* reactor = context->DefaultReactor();
-    reactor->Finish(ToGrpcStatus(built.status()));
+    reactor->Finish(ToGrpcStatus(generation.status()));
     return reactor;
   }
-  built->request.deadline = CallDeadline(*context);
-  const uint64_t seed = built->request.sampling.seed;
-  auto stream = loop_->Submit(std::move(built->request));
-  auto generation = std::make_unique<Generation>(loop_, *codec_, stream, built->from_text,
-                                                 std::move(built->stop_strings), seed);
-  return new CompleteReactor(loop_, std::move(generation), std::move(stream), response);
+  return new CompleteReactor(loop_, std::move(generation).value(), response);
 }
 
 grpc::ServerUnaryReactor* HymbaService::Tokenize(grpc::CallbackServerContext* context,

@@ -13,6 +13,7 @@
 #include "engine/api/text_codec.h"
 #include "hymba/v1/hymba.grpc.pb.h"
 #include "scheduler/engine_loop.h"
+#include "server/generation.h"
 #include "server/request_builder.h"
 
 namespace hymba::server {
@@ -37,6 +38,10 @@ class HymbaService final : public v1::Hymba::CallbackService {
                                          v1::ModelInfo* response) override;
 
  private:
+  // Validates and submits a generation request; its status is the call's on failure.
+  absl::StatusOr<std::unique_ptr<Generation>> Start(const grpc::CallbackServerContext& context,
+                                                    const v1::GenerateRequest& request);
+
   scheduler::EngineLoop* loop_;
   const engine::TextCodec* codec_;
   RequestBuilder builder_;
