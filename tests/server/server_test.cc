@@ -197,7 +197,7 @@ TEST_F(ServerTest, ClientCancellationFreesTheSlotAndOthersCarryOn) {
   EXPECT_EQ(loop_->stats().running, 0);
 }
 
-TEST_F(ServerTest, HealthTokenizeAndModelInfo) {
+TEST_F(ServerTest, TokenizeDetokenizeAndModelInfo) {
   grpc::ClientContext ctx;
   v1::ModelInfo info;
   ASSERT_TRUE(stub_->GetModelInfo(&ctx, v1::GetModelInfoRequest(), &info).ok());
