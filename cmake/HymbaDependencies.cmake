@@ -8,6 +8,9 @@ find_package(PkgConfig REQUIRED)
 pkg_check_modules(SENTENCEPIECE REQUIRED IMPORTED_TARGET sentencepiece)
 find_package(Protobuf REQUIRED)
 find_package(gRPC REQUIRED)
+find_package(prometheus-cpp CONFIG REQUIRED)
+# promtool (Debian's prometheus package) lints the metrics exposition in the server tests.
+find_program(HYMBA_PROMTOOL promtool)
 
 # oneDNN: Debian's dnnl-config.cmake insists on OpenCL, which the CPU engine never uses, so the
 # library is located directly.

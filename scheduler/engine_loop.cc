@@ -66,6 +66,11 @@ void EngineLoop::Cancel(RequestId id) {
   cancels_.push_back(id);
 }
 
+absl::Time EngineLoop::step_started() const {
+  const int64_t ns = step_started_ns_.load(std::memory_order_relaxed);
+  return ns == kNotInStep ? absl::InfiniteFuture() : absl::FromUnixNanos(ns);
+}
+
 SchedulerStats EngineLoop::stats() const {
   absl::MutexLock lock(&mu_);
   return stats_;
@@ -113,12 +118,14 @@ void EngineLoop::Run() {
     }
     Drain();
     const absl::Time start = absl::Now();
+    step_started_ns_.store(absl::ToUnixNanos(start), std::memory_order_relaxed);
     ScheduledStep step = scheduler_->Schedule(start);
     std::vector<Event> events = std::move(step.finished_early);
     if (!step.empty()) {
       auto result = engine_->Step(step.plan);
       for (Event& e : scheduler_->Update(step, result)) events.push_back(std::move(e));
     }
+    step_started_ns_.store(kNotInStep, std::memory_order_relaxed);
     StatsSink* sink;
     {
       absl::MutexLock lock(&mu_);
@@ -126,7 +133,7 @@ void EngineLoop::Run() {
       sink = sink_;
     }
     for (const Event& e : events) {
-      if (sink != nullptr && e.finished) sink->OnFinished(e);
+      if (sink != nullptr) sink->OnEvent(e);
       Deliver(e);
     }
     if (sink != nullptr && !step.empty())

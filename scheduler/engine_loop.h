@@ -8,6 +8,8 @@
 // Thread safety: Submit, Cancel, stats and Stop are thread-safe.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
@@ -50,8 +52,12 @@ class EngineLoop {
   std::shared_ptr<TokenStream> Submit(Request request);
   void Cancel(RequestId id);
   SchedulerStats stats() const;
+  // When the step now running began; InfiniteFuture between steps. A watchdog reads it to tell
+  // a hung engine from an idle one.
+  absl::Time step_started() const;
 
  private:
+  static constexpr int64_t kNotInStep = INT64_MAX;
   void Run();
   void Drain();
   void Deliver(const Event& event);
@@ -69,6 +75,7 @@ class EngineLoop {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   SchedulerStats stats_ ABSL_GUARDED_BY(mu_);
   StatsSink* sink_ ABSL_GUARDED_BY(mu_) = nullptr;
+  std::atomic<int64_t> step_started_ns_{kNotInStep};
   std::thread thread_;
 };
 

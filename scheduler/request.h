@@ -41,6 +41,9 @@ struct Request {
   StopConditions stop;
   int priority = 0;  // higher runs first; FCFS within a priority
   absl::Time deadline = absl::InfiniteFuture();
+  // When the request reached the server: the origin of queue time and latencies. AddRequest
+  // sets it to the current time when left unset.
+  absl::Time arrival = absl::InfinitePast();
 };
 
 // What Update reports for one request after a step.
@@ -53,6 +56,13 @@ struct Event {
   std::string error;  // with kError: the engine's message
   int prompt_tokens = 0;
   int completion_tokens = 0;
+  // Timing, measured on the engine-loop thread when the event is made:
+  bool first_token = false;  // `tokens` holds the request's first generated token
+  double token_seconds = 0;  // with tokens: since the previous token, or since arrival for
+                             // the first one (time to first token)
+  double queue_seconds = 0;  // arrival -> admission into a slot (to now if never admitted);
+                             // set on first-token and finished events
+  double total_seconds = 0;  // arrival -> now; set on finished events
 };
 
 }  // namespace hymba::scheduler

@@ -33,6 +33,8 @@ struct Scheduler::Sequence {
   Request request;
   uint64_t arrival = 0;
   int slot = -1;
+  absl::Time admitted = absl::InfiniteFuture();
+  absl::Time last_token = absl::InfinitePast();
   int computed = 0;                // tokens fed to the engine: prompt, then generated
   std::vector<int32_t> generated;  // sampled so far
 
@@ -80,6 +82,7 @@ absl::Status Scheduler::AddRequest(Request request) {
     return absl::ResourceExhaustedError(
         absl::StrCat("the waiting queue is full (", options_.max_queue, " requests)"));
   auto seq = std::make_unique<Sequence>();
+  if (request.arrival == absl::InfinitePast()) request.arrival = absl::Now();
   seq->request = std::move(request);
   seq->arrival = arrivals_++;
   // Priority (higher first), then arrival: insert after every request at >= this priority.
@@ -101,8 +104,15 @@ void Scheduler::FinishEarly(std::unique_ptr<Sequence> seq, FinishReason reason,
   e.reason = reason;
   e.prompt_tokens = seq->prompt_len();
   e.completion_tokens = static_cast<int>(seq->generated.size());
+  SetFinishTiming(*seq, absl::Now(), &e);
   aborted_.erase(e.id);
   step->finished_early.push_back(std::move(e));
+}
+
+void Scheduler::SetFinishTiming(const Sequence& seq, absl::Time now, Event* e) {
+  const absl::Time admitted = std::min(seq.admitted, now);
+  e->queue_seconds = absl::ToDoubleSeconds(admitted - seq.request.arrival);
+  e->total_seconds = absl::ToDoubleSeconds(now - seq.request.arrival);
 }
 
 void Scheduler::DropExpired(absl::Time now, ScheduledStep* step) {
@@ -144,10 +154,15 @@ void Scheduler::AddEntry(Sequence& seq, int count, ScheduledStep* step) {
                                                       : engine::LogitsMode::kNone;
   step->plan.entries.push_back(e);
   step->entry_ids.push_back(seq.request.id);
+  if (seq.computed < seq.prompt_len())
+    stats_.last_step_prompt_tokens += count;
+  else
+    stats_.last_step_decode_tokens += count;
 }
 
 ScheduledStep Scheduler::Schedule(absl::Time now) {
   ScheduledStep step;
+  stats_.last_step_prompt_tokens = stats_.last_step_decode_tokens = 0;
   DropExpired(now, &step);
   int budget = options_.max_batch_tokens;
   // 1. Every running decode: one token each.
@@ -168,6 +183,7 @@ ScheduledStep Scheduler::Schedule(absl::Time now) {
     std::unique_ptr<Sequence> seq = std::move(waiting_.front());
     waiting_.pop_front();
     seq->slot = *slots_.Acquire();
+    seq->admitted = now;
     const int n = std::min({options_.prefill_chunk, seq->prompt_len(), budget});
     AddEntry(*seq, n, &step);
     budget -= n;
@@ -184,6 +200,15 @@ bool Scheduler::Sample(Sequence& seq, const float* logits, int vocab, Event* eve
   const int32_t token = sampled.token;
   seq.generated.push_back(token);
   event->tokens.push_back(token);
+  const absl::Time now = absl::Now();
+  event->first_token = seq.generated.size() == 1;
+  if (event->first_token) {
+    event->token_seconds = absl::ToDoubleSeconds(now - seq.request.arrival);
+    event->queue_seconds = absl::ToDoubleSeconds(std::min(seq.admitted, now) - seq.request.arrival);
+  } else {
+    event->token_seconds = absl::ToDoubleSeconds(now - seq.last_token);
+  }
+  seq.last_token = now;
   if (sp.logprobs || sp.top_logprobs > 0) event->logprobs.push_back(std::move(sampled));
   const StopConditions& stop = seq.request.stop;
   std::optional<FinishReason> reason;
@@ -228,6 +253,7 @@ std::vector<Event> Scheduler::Update(const ScheduledStep& step,
     e.prompt_tokens = seq.prompt_len();
     e.completion_tokens = static_cast<int>(seq.generated.size());
     if (finished) {
+      SetFinishTiming(seq, absl::Now(), &e);
       slots_.Release(seq.slot);
       running_.erase(it);
     }

@@ -46,6 +46,8 @@ struct SchedulerStats {
   int64_t steps = 0;
   int last_step_tokens = 0;
   int last_step_sequences = 0;
+  int last_step_prompt_tokens = 0;  // of last_step_tokens: prompt (prefill) tokens
+  int last_step_decode_tokens = 0;  // of last_step_tokens: generated tokens fed back
 };
 
 // One step's plan plus what Update needs to map results back.
@@ -78,6 +80,7 @@ class Scheduler {
   struct Sequence;
   void FinishEarly(std::unique_ptr<Sequence> seq, FinishReason reason, ScheduledStep* step);
   void DropExpired(absl::Time now, ScheduledStep* step);
+  static void SetFinishTiming(const Sequence& seq, absl::Time now, Event* e);
   void AddEntry(Sequence& seq, int count, ScheduledStep* step);
   bool Sample(Sequence& seq, const float* logits, int vocab, Event* event);
 

@@ -15,6 +15,8 @@ void TokenStream::PushItem(StreamItem item) {
     last.status = item.status;
     last.prompt_tokens = item.prompt_tokens;
     last.completion_tokens = item.completion_tokens;
+    if (item.queue_seconds >= 0) last.queue_seconds = item.queue_seconds;
+    if (last.first_token_seconds < 0) last.first_token_seconds = item.first_token_seconds;
     return;
   }
   items_.push_back(std::move(item));
@@ -30,6 +32,8 @@ void TokenStream::Push(const Event& event) {
     item.status = absl::InternalError(event.error);
   item.prompt_tokens = event.prompt_tokens;
   item.completion_tokens = event.completion_tokens;
+  if (event.first_token || event.finished) item.queue_seconds = event.queue_seconds;
+  if (event.first_token) item.first_token_seconds = event.token_seconds;
   {
     absl::MutexLock lock(&mu_);
     PushItem(std::move(item));

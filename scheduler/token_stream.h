@@ -29,6 +29,9 @@ struct StreamItem {
   absl::Status status;  // not OK when the request failed (admission or engine error)
   int prompt_tokens = 0;
   int completion_tokens = 0;
+  // Engine-side timing from the request's arrival, in seconds; -1 when this item carries none.
+  double queue_seconds = -1;        // until admission (with the first token and the last item)
+  double first_token_seconds = -1;  // until the first token (with the item that carries it)
 };
 
 class TokenStream {
@@ -61,7 +64,7 @@ class TokenStream {
   std::deque<StreamItem> items_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;     // a finished item was pushed
   bool delivered_ ABSL_GUARDED_BY(mu_) = false;  // ... and read
-  absl::Mutex listener_mu_;  // held while the listener runs
+  absl::Mutex listener_mu_;                      // held while the listener runs
   std::function<void()> listener_ ABSL_GUARDED_BY(listener_mu_);
 };
 

@@ -29,16 +29,19 @@ v1::FinishReason ToProto(scheduler::FinishReason r) {
 
 Generation::Generation(scheduler::EngineLoop* loop, const engine::TextCodec& codec,
                        std::shared_ptr<scheduler::TokenStream> stream, bool from_text,
-                       std::vector<std::string> stops, uint64_t seed)
+                       std::vector<std::string> stops, uint64_t seed, absl::Time start)
     : loop_(loop),
       stream_(std::move(stream)),
       output_(codec, /*strip_leading_space=*/!from_text, std::move(stops)),
-      seed_(seed) {}
+      seed_(seed),
+      start_(start) {}
 
 bool Generation::Pull(v1::GenerateResponse* out, absl::Status* status) {
   scheduler::StreamItem item;
   while (stream_->Next(&item, absl::ZeroDuration())) {
-    if (!item.tokens.empty() && first_token_ == absl::InfiniteFuture()) first_token_ = absl::Now();
+    if (item.first_token_seconds >= 0 && first_token_seconds_ < 0)
+      first_token_seconds_ = item.first_token_seconds;
+    if (item.queue_seconds >= 0) queue_seconds_ = item.queue_seconds;
     if (!output_.stopped()) {
       out->mutable_text()->append(output_.Push(item.tokens));
       // After a stop string only the tokens up to the one completing it are reported.
@@ -76,17 +79,19 @@ void Generation::Finish(const scheduler::StreamItem& item, v1::GenerateResponse*
   if (output_.stopped()) {
     out->set_finish_reason(v1::STOP_SEQUENCE);
     out->set_stop_sequence(output_.stop_string());
+    finish_reason_ = scheduler::FinishReasonName(scheduler::FinishReason::kStopSequence);
   } else {
     out->mutable_text()->append(output_.Finish());
     out->set_finish_reason(ToProto(item.reason));
+    finish_reason_ = scheduler::FinishReasonName(item.reason);
   }
+  prompt_tokens_ = item.prompt_tokens;
   out->mutable_usage()->set_prompt_tokens(item.prompt_tokens);
   out->mutable_usage()->set_completion_tokens(generated_);
-  const absl::Time now = absl::Now();
-  out->mutable_timing()->set_total_seconds(absl::ToDoubleSeconds(now - start_));
-  if (first_token_ != absl::InfiniteFuture())
-    out->mutable_timing()->set_time_to_first_token_seconds(
-        absl::ToDoubleSeconds(first_token_ - start_));
+  v1::Timing* timing = out->mutable_timing();
+  timing->set_total_seconds(absl::ToDoubleSeconds(absl::Now() - start_));
+  if (queue_seconds_ >= 0) timing->set_queue_seconds(queue_seconds_);
+  if (first_token_seconds_ >= 0) timing->set_time_to_first_token_seconds(first_token_seconds_);
   out->set_seed(seed_);
 }
 

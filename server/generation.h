@@ -18,15 +18,22 @@ namespace hymba::server {
 
 class Generation {
  public:
+  // `start`: when the call arrived (the origin of the reported timing).
   Generation(scheduler::EngineLoop* loop, const engine::TextCodec& codec,
              std::shared_ptr<scheduler::TokenStream> stream, bool from_text,
-             std::vector<std::string> stops, uint64_t seed);
+             std::vector<std::string> stops, uint64_t seed, absl::Time start);
 
   // Moves what is ready into `out` (appending to it); true once the request has ended, and then
   // `status` says how (OK, or the error to end the call with).
   bool Pull(v1::GenerateResponse* out, absl::Status* status);
   scheduler::RequestId id() const { return stream_->id(); }
   scheduler::TokenStream& stream() { return *stream_; }
+
+  // After Pull returned true: how the request ended, for logs and metrics.
+  const char* finish_reason() const { return finish_reason_; }
+  int prompt_tokens() const { return prompt_tokens_; }
+  int completion_tokens() const { return generated_; }
+  double first_token_seconds() const { return first_token_seconds_; }  // -1: no token
 
  private:
   void Finish(const scheduler::StreamItem& item, v1::GenerateResponse* out);
@@ -36,8 +43,11 @@ class Generation {
   scheduler::TextOutput output_;
   uint64_t seed_;
   int generated_ = 0;
-  absl::Time start_ = absl::Now();
-  absl::Time first_token_ = absl::InfiniteFuture();
+  int prompt_tokens_ = 0;
+  absl::Time start_;
+  double first_token_seconds_ = -1;
+  double queue_seconds_ = -1;
+  const char* finish_reason_ = "cancelled";  // until the request reports its end
 };
 
 }  // namespace hymba::server

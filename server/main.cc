@@ -1,9 +1,7 @@
-// hymba-server: the hymba.v1 gRPC service, grpc.health.v1 and server reflection on one port.
-// The model loads (on the engine-loop thread) before health turns SERVING; SIGTERM/SIGINT turn
-// it NOT_SERVING, stop accepting calls, give in-flight calls --drain_timeout to finish, exit 0.
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
-#include <grpcpp/grpcpp.h>
-#include <grpcpp/health_check_service_interface.h>
+// hymba-server: flags -> HymbaServer. The gRPC port (hymba.v1, grpc.health.v1, reflection) and
+// the metrics port open first with health NOT_SERVING; the model loads (on the engine-loop
+// thread) and health turns SERVING; SIGTERM/SIGINT drain (NOT_SERVING, new calls UNAVAILABLE,
+// --drain_timeout_s for calls in flight) and exit 0.
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -19,11 +17,18 @@
 #include "engine/base/logging.h"
 #include "engine/hymba_engine.h"
 #include "engine/model/tokenizer.h"
-#include "server/hymba_service.h"
+#include "server/hymba_server.h"
 
 ABSL_FLAG(std::string, model, "", "model directory (config.json, *.safetensors, tokenizer.model)");
 ABSL_FLAG(std::string, host, "0.0.0.0", "address to listen on");
 ABSL_FLAG(int, port, 50051, "gRPC port (0 picks a free one, which is logged)");
+ABSL_FLAG(int, metrics_port, 9464,
+          "Prometheus /metrics port (0 picks a free one, which is logged; -1 turns it off)");
+ABSL_FLAG(int, max_connection_age_s, 0,
+          "close client connections after this many seconds so clients rebalance (0 = never)");
+ABSL_FLAG(int64_t, max_request_bytes, 1 << 20, "largest request accepted (INVALID_ARGUMENT above)");
+ABSL_FLAG(int, engine_stall_timeout_s, 120,
+          "health turns NOT_SERVING while one engine step runs longer than this");
 ABSL_FLAG(std::string, device, "auto", "auto | cpu | cuda");
 ABSL_FLAG(std::string, precision, "auto", "f32 | bf16 | auto");
 ABSL_FLAG(int, threads, 0, "CPU worker threads (0 = all cores)");
@@ -54,17 +59,36 @@ int Fail(const std::string& what, const absl::Status& status) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage("hymba-server --model DIR [--port 50051] [flags]");
+  absl::SetProgramUsageMessage(
+      "hymba-server --model DIR [--port 50051] [--metrics_port 9464] [flags]\n"
+      "Flags can also come from a file: --flagfile=FILE with one --name=value per line.");
   absl::ParseCommandLine(argc, argv);
   if (auto s =
           hymba::ConfigureLogging(absl::GetFlag(FLAGS_log_format), absl::GetFlag(FLAGS_log_level));
       !s.ok())
-    return Fail("logging", s);
+    return Fail("--log_format/--log_level", s);
   const std::string model = absl::GetFlag(FLAGS_model);
   if (model.empty()) return Fail("--model", absl::InvalidArgumentError("is required"));
+  const std::string kv_cache = absl::GetFlag(FLAGS_kv_cache);
+  if (kv_cache != "f32" && kv_cache != "bf16")
+    return Fail("--kv_cache", absl::InvalidArgumentError("expected f32 or bf16, got " + kv_cache));
 
-  auto tokenizer = hymba::engine::Tokenizer::Load(model);
-  if (!tokenizer.ok()) return Fail("tokenizer", tokenizer.status());
+  hymba::server::ServerOptions server_options;
+  server_options.host = absl::GetFlag(FLAGS_host);
+  server_options.port = absl::GetFlag(FLAGS_port);
+  server_options.metrics_port = absl::GetFlag(FLAGS_metrics_port);
+  server_options.max_connection_age_s = absl::GetFlag(FLAGS_max_connection_age_s);
+  server_options.max_request_bytes = absl::GetFlag(FLAGS_max_request_bytes);
+  server_options.stall_timeout = absl::Seconds(absl::GetFlag(FLAGS_engine_stall_timeout_s));
+  auto server = hymba::server::HymbaServer::Listen(server_options);
+  if (!server.ok()) return Fail("listen", server.status());
+
+  // Signals from here on: a SIGTERM while the model loads still drains cleanly.
+  absl::Notification stop;
+  g_stop = &stop;
+  std::signal(SIGTERM, OnSignal);
+  std::signal(SIGINT, OnSignal);
+
   hymba::engine::EngineOptions options;
   options.model_dir = model;
   options.backend.device = absl::GetFlag(FLAGS_device);
@@ -72,58 +96,27 @@ int main(int argc, char** argv) {
   options.backend.threads = absl::GetFlag(FLAGS_threads);
   options.max_slots = absl::GetFlag(FLAGS_max_slots);
   options.max_seq_len = absl::GetFlag(FLAGS_max_seq_len);
-  options.kv_cache_bf16 = absl::GetFlag(FLAGS_kv_cache) == "bf16";
-  const int max_batch_tokens = absl::GetFlag(FLAGS_max_batch_tokens);
-  auto loop = hymba::scheduler::EngineLoop::Start(
-      [&]() -> absl::StatusOr<std::unique_ptr<hymba::engine::Engine>> {
-        auto e = hymba::engine::HymbaEngine::Create(options);
-        if (!e.ok()) return e.status();
-        return std::unique_ptr<hymba::engine::Engine>(std::move(e).value());
-      },
-      [&](const hymba::engine::EngineInfo& info) {
-        hymba::scheduler::SchedulerOptions s;
-        s.max_slots = info.max_slots;
-        s.max_seq_len = info.max_seq_len;
-        s.max_batch_tokens = max_batch_tokens;
-        s.prefill_chunk = absl::GetFlag(FLAGS_prefill_chunk);
-        s.max_queue = absl::GetFlag(FLAGS_max_queue);
-        s.vocab_size = info.vocab_size;
-        s.eos_token_id = info.eos_token_id;
-        return s;
-      });
-  if (!loop.ok()) return Fail("engine", loop.status());
+  options.kv_cache_bf16 = kv_cache == "bf16";
+  hymba::server::ModelSource source;
+  source.make_codec = [&]() -> absl::StatusOr<std::unique_ptr<hymba::engine::TextCodec>> {
+    auto tokenizer = hymba::engine::Tokenizer::Load(model);
+    if (!tokenizer.ok()) return tokenizer.status();
+    return std::unique_ptr<hymba::engine::TextCodec>(std::move(tokenizer).value());
+  };
+  source.make_engine = [&]() -> absl::StatusOr<std::unique_ptr<hymba::engine::Engine>> {
+    auto e = hymba::engine::HymbaEngine::Create(options);
+    if (!e.ok()) return e.status();
+    return std::unique_ptr<hymba::engine::Engine>(std::move(e).value());
+  };
+  source.scheduler.max_batch_tokens = absl::GetFlag(FLAGS_max_batch_tokens);
+  source.scheduler.prefill_chunk = absl::GetFlag(FLAGS_prefill_chunk);
+  source.scheduler.max_queue = absl::GetFlag(FLAGS_max_queue);
+  if (auto s = (*server)->Load(std::move(source)); !s.ok()) {
+    (*server)->Drain(absl::ZeroDuration());
+    return Fail("model", s);
+  }
 
-  hymba::server::HymbaService service(loop->get(), tokenizer->get(), max_batch_tokens);
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort(
-      absl::GetFlag(FLAGS_host) + ":" + std::to_string(absl::GetFlag(FLAGS_port)),
-      grpc::InsecureServerCredentials(), &port);
-  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);  // a taken port must fail clearly
-  builder.RegisterService(&service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (server == nullptr || port == 0)
-    return Fail("listen", absl::UnavailableError("cannot listen on " + absl::GetFlag(FLAGS_host) +
-                                                 ":" + std::to_string(absl::GetFlag(FLAGS_port))));
-  server->GetHealthCheckService()->SetServingStatus(true);
-  const hymba::engine::EngineInfo& info = (*loop)->info();
-  spdlog::info("serving {} on {}:{} ({} {}, {} slots x {} tokens, max_batch_tokens {})",
-               info.model_name, absl::GetFlag(FLAGS_host), port, info.device, info.precision,
-               info.max_slots, info.max_seq_len, max_batch_tokens);
-
-  absl::Notification stop;
-  g_stop = &stop;
-  std::signal(SIGTERM, OnSignal);
-  std::signal(SIGINT, OnSignal);
   stop.WaitForNotification();
-  spdlog::info("draining: health NOT_SERVING, {} s for in-flight calls",
-               absl::GetFlag(FLAGS_drain_timeout_s));
-  server->GetHealthCheckService()->SetServingStatus(false);
-  server->Shutdown(std::chrono::system_clock::now() +
-                   std::chrono::seconds(absl::GetFlag(FLAGS_drain_timeout_s)));
-  loop->reset();
-  spdlog::info("stopped");
+  (*server)->Drain(absl::Seconds(absl::GetFlag(FLAGS_drain_timeout_s)));
   return 0;
 }

@@ -6,12 +6,23 @@
 
 namespace hymba::server {
 
+RequestBuilder::RequestBuilder(const engine::TextCodec& codec, const engine::EngineInfo& info,
+                               size_t max_request_bytes)
+    : codec_(codec), info_(info), max_request_bytes_(max_request_bytes) {}
+
+absl::Status RequestBuilder::CheckSize(const google::protobuf::Message& proto) const {
+  const size_t bytes = proto.ByteSizeLong();
+  if (bytes > max_request_bytes_)
+    return absl::InvalidArgumentError(absl::StrCat(
+        "request: ", bytes, " bytes exceeds the limit of ", max_request_bytes_, " bytes"));
+  return absl::OkStatus();
+}
+
 absl::StatusOr<BuiltRequest> RequestBuilder::Build(const v1::GenerateRequest& proto,
                                                    scheduler::RequestId id, uint64_t seed) const {
+  HY_RETURN_IF_ERROR(CheckSize(proto));
   BuiltRequest out;
   scheduler::Request& r = out.request;
-  r.id = id;
-  r.priority = proto.priority();
   switch (proto.input_case()) {
     case v1::GenerateRequest::kPrompt: {
       if (proto.prompt().empty()) return absl::InvalidArgumentError("prompt: empty");
@@ -35,6 +46,48 @@ absl::StatusOr<BuiltRequest> RequestBuilder::Build(const v1::GenerateRequest& pr
       return absl::InvalidArgumentError("prompt: give prompt or prompt_tokens");
   }
   if (r.prompt.empty()) return absl::InvalidArgumentError("prompt: encodes to no tokens");
+  HY_RETURN_IF_ERROR(BuildOptions(proto, id, seed, &out));
+  return out;
+}
+
+absl::StatusOr<BuiltRequest> RequestBuilder::BuildChat(const v1::ChatRequest& proto,
+                                                       scheduler::RequestId id,
+                                                       uint64_t seed) const {
+  HY_RETURN_IF_ERROR(CheckSize(proto));
+  if (proto.messages().empty()) return absl::InvalidArgumentError("messages: empty");
+  std::vector<engine::ChatMessage> messages;
+  messages.reserve(proto.messages_size());
+  for (int i = 0; i < proto.messages_size(); ++i) {
+    const v1::ChatMessage& m = proto.messages(i);
+    if (m.role().empty())
+      return absl::InvalidArgumentError(absl::StrCat("messages[", i, "].role: empty"));
+    messages.push_back({m.role(), m.content()});
+  }
+  if (proto.options().input_case() != v1::GenerateRequest::INPUT_NOT_SET)
+    return absl::InvalidArgumentError(
+        "options.prompt: must be unset for Chat (the messages are the prompt)");
+  const bool add_generation_prompt =
+      !proto.has_add_generation_prompt() || proto.add_generation_prompt();
+  auto text = codec_.RenderChat(messages, add_generation_prompt);
+  if (!text.ok()) {
+    if (text.status().code() != absl::StatusCode::kInvalidArgument) return text.status();
+    return absl::InvalidArgumentError(absl::StrCat("messages: ", text.status().message()));
+  }
+  HY_ASSIGN_OR_RETURN(std::vector<int> ids, codec_.Encode(*text, /*add_special=*/false));
+  if (ids.empty()) return absl::InvalidArgumentError("messages: render to no tokens");
+  BuiltRequest out;
+  out.request.prompt.assign(ids.begin(), ids.end());
+  absl::Status status = BuildOptions(proto.options(), id, seed, &out);
+  if (!status.ok()) return absl::Status(status.code(), absl::StrCat("options.", status.message()));
+  return out;
+}
+
+absl::Status RequestBuilder::BuildOptions(const v1::GenerateRequest& proto, scheduler::RequestId id,
+                                          uint64_t seed, BuiltRequest* built) const {
+  BuiltRequest& out = *built;
+  scheduler::Request& r = out.request;
+  r.id = id;
+  r.priority = proto.priority();
   r.stop.max_tokens = proto.max_tokens();
   if (proto.max_tokens() <= 0)
     return absl::InvalidArgumentError(
@@ -70,7 +123,7 @@ absl::StatusOr<BuiltRequest> RequestBuilder::Build(const v1::GenerateRequest& pr
   p.seed = s.has_seed() ? s.seed() : seed;
   absl::Status valid = scheduler::ValidateSamplingParams(p, info_.vocab_size);
   if (!valid.ok()) return absl::InvalidArgumentError(absl::StrCat("sampling.", valid.message()));
-  return out;
+  return absl::OkStatus();
 }
 
 }  // namespace hymba::server

@@ -25,16 +25,30 @@ struct BuiltRequest {
 
 class RequestBuilder {
  public:
-  RequestBuilder(const engine::TextCodec& codec, const engine::EngineInfo& info)
-      : codec_(codec), info_(info) {}
+  RequestBuilder(const engine::TextCodec& codec, const engine::EngineInfo& info,
+                 size_t max_request_bytes = kDefaultMaxRequestBytes);
+
+  static constexpr size_t kDefaultMaxRequestBytes = 1 << 20;
 
   // `id` is the scheduler id the server assigned; `seed` is used when the request has none.
+  // A request larger than max_request_bytes is InvalidArgument naming "request".
   absl::StatusOr<BuiltRequest> Build(const v1::GenerateRequest& proto, scheduler::RequestId id,
                                      uint64_t seed) const;
+  // The conversation rendered with the chat template and tokenized without added BOS/EOS; errors
+  // in the generation settings name the field under "options.". FailedPrecondition when the
+  // model has no usable chat template.
+  absl::StatusOr<BuiltRequest> BuildChat(const v1::ChatRequest& proto, scheduler::RequestId id,
+                                         uint64_t seed) const;
 
  private:
+  absl::Status CheckSize(const google::protobuf::Message& proto) const;
+  // Everything but the prompt: limits, stop conditions and sampling.
+  absl::Status BuildOptions(const v1::GenerateRequest& proto, scheduler::RequestId id,
+                            uint64_t seed, BuiltRequest* out) const;
+
   const engine::TextCodec& codec_;
   engine::EngineInfo info_;
+  size_t max_request_bytes_;
 };
 
 }  // namespace hymba::server

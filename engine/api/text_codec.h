@@ -18,6 +18,12 @@
 
 namespace hymba::engine {
 
+// One turn of a conversation.
+struct ChatMessage {
+  std::string role;  // "system", "user", "assistant", "tool", ...
+  std::string content;
+};
+
 // Incremental detokenization: Push returns only whole UTF-8 characters and follows the
 // tokenizer's leading-space rule across token boundaries.
 class TextStreamDecoder {
@@ -41,6 +47,11 @@ class TextCodec {
   virtual int vocab_size() const = 0;
   virtual int eos_id() const = 0;
   virtual const std::string& chat_template() const = 0;
+  // The conversation as prompt text, through the model's chat template. FailedPrecondition when
+  // the model has none (or it does not parse); InvalidArgument when the template rejects the
+  // conversation (its own raise_exception message, or a rendering error).
+  virtual absl::StatusOr<std::string> RenderChat(const std::vector<ChatMessage>& messages,
+                                                 bool add_generation_prompt) const = 0;
 };
 
 }  // namespace hymba::engine

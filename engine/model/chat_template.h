@@ -39,13 +39,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "engine/api/text_codec.h"
 
 namespace hymba::engine {
-
-struct ChatMessage {
-  std::string role;  // "system", "user", "assistant", "tool", ...
-  std::string content;
-};
 
 class ChatTemplate {
  public:

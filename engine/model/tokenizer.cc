@@ -162,8 +162,8 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::Load(const std::string& mo
   }
   auto sp = SpmBpe::Load(model_path);
   if (!sp.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(model_path, ": not a SentencePiece BPE model: ",
-                                                   sp.status().message()));
+    return absl::InvalidArgumentError(
+        absl::StrCat(model_path, ": not a SentencePiece BPE model: ", sp.status().message()));
   }
   std::unique_ptr<Tokenizer> tokenizer(new Tokenizer());
   tokenizer->sp_ = std::move(sp).value();
@@ -254,7 +254,23 @@ absl::Status Tokenizer::LoadConfig(const std::string& model_dir) {
   if (chat_template_.empty() && std::filesystem::exists(template_file, ec)) {
     HY_ASSIGN_OR_RETURN(chat_template_, ReadFile(template_file));
   }
+  // A template this interpreter cannot parse leaves the rest of the model usable; RenderChat
+  // reports why.
+  if (chat_template_.empty()) {
+    template_status_ = absl::FailedPreconditionError("the model has no chat template");
+  } else if (auto parsed = ChatTemplate::Parse(chat_template_); parsed.ok()) {
+    parsed_template_ = std::move(parsed).value();
+  } else {
+    template_status_ = absl::FailedPreconditionError(
+        absl::StrCat("the model's chat template is not supported: ", parsed.status().message()));
+  }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> Tokenizer::RenderChat(const std::vector<ChatMessage>& messages,
+                                                  bool add_generation_prompt) const {
+  if (!parsed_template_) return template_status_;
+  return parsed_template_->Render(messages, add_generation_prompt, bos_token_, eos_token_);
 }
 
 absl::StatusOr<int> Tokenizer::ResolveToken(const std::string& content,

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -22,6 +23,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "engine/api/text_codec.h"
+#include "engine/model/chat_template.h"
 
 namespace hymba::engine {
 
@@ -79,6 +81,9 @@ class Tokenizer final : public TextCodec {
   const std::string& eos_token() const { return eos_token_; }
   // The Jinja chat template; empty when the checkpoint ships none.
   const std::string& chat_template() const override { return chat_template_; }
+  // Renders with chat_template(), parsed at load; bos_token() and eos_token() are its variables.
+  absl::StatusOr<std::string> RenderChat(const std::vector<ChatMessage>& messages,
+                                         bool add_generation_prompt) const override;
 
   // True for ids that decoding skips; false for out-of-range ids.
   bool IsSpecial(int id) const override;
@@ -111,6 +116,9 @@ class Tokenizer final : public TextCodec {
   std::string bos_token_;
   std::string eos_token_;
   std::string chat_template_;
+  std::optional<ChatTemplate> parsed_template_;
+  // Why parsed_template_ is empty.
+  absl::Status template_status_ = absl::FailedPreconditionError("the model has no chat template");
 };
 
 }  // namespace hymba::engine

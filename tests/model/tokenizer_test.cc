@@ -72,6 +72,17 @@ TEST_F(TokenizerTest, ReadsTheConfig) {
                      "/tests/testing/data/hymba_instruct_chat_template.jinja"));
 }
 
+TEST_F(TokenizerTest, RendersChatWithTheCheckpointTemplate) {
+  auto text = tokenizer_->RenderChat({{"system", " Be brief. "}, {"user", "Hi there"}}, true);
+  ASSERT_TRUE(text.ok()) << text.status();
+  EXPECT_EQ(*text,
+            "<extra_id_0>System\nBe brief.\n\n<extra_id_1>User\nHi there\n"
+            "<extra_id_1>Assistant\n");
+  auto no_prompt = tokenizer_->RenderChat({{"user", "Hi"}}, false);
+  ASSERT_TRUE(no_prompt.ok()) << no_prompt.status();
+  EXPECT_EQ(*no_prompt, "<extra_id_0>System\n\n<extra_id_1>User\nHi\n");
+}
+
 TEST_F(TokenizerTest, EncodeMatchesSentencePiece) {
   // Expected ids from the Python sentencepiece package on the same model.
   EXPECT_THAT(*tokenizer_->Encode("Hello world", /*add_special=*/false),
@@ -166,6 +177,8 @@ TEST(TokenizerLoadTest, WorksWithoutConfig) {
   EXPECT_EQ((*tokenizer)->pad_id(), -1);
   EXPECT_TRUE((*tokenizer)->add_bos_token());
   EXPECT_TRUE((*tokenizer)->chat_template().empty());
+  EXPECT_EQ((*tokenizer)->RenderChat({{"user", "Hi"}}, true).status().code(),
+            absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(*(*tokenizer)->Encode("Hi", true), ElementsAre(1, 347, 384, 356));
   std::filesystem::remove_all(dir);
 }
@@ -179,6 +192,7 @@ TEST(TokenizerLoadTest, ReadsChatTemplateFileAndTokenObjects) {
   absl::StatusOr<std::unique_ptr<Tokenizer>> tokenizer = Tokenizer::Load(dir);
   ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
   EXPECT_EQ((*tokenizer)->chat_template(), "{{ messages[0]['content'] }}");
+  EXPECT_EQ(*(*tokenizer)->RenderChat({{"user", "Hi"}}, true), "Hi");
   EXPECT_THAT(*(*tokenizer)->Encode("Hi", true), ElementsAre(347, 384, 356, 2));
   std::filesystem::remove_all(dir);
 }

@@ -168,16 +168,28 @@ class CountingSink : public StatsSink {
     max_running = std::max(max_running, stats.running);
     EXPECT_GE(seconds, 0.0);
   }
-  void OnFinished(const Event& e) override {
+  void OnEvent(const Event& e) override {
     absl::MutexLock lock(&mu);
-    ++finished;
-    EXPECT_TRUE(e.finished);
+    tokens += static_cast<int>(e.tokens.size());
+    if (e.first_token) {
+      ++first_tokens;
+      EXPECT_GE(e.queue_seconds, 0.0);
+      EXPECT_GE(e.token_seconds, e.queue_seconds);  // TTFT includes the queue
+    }
+    if (!e.tokens.empty()) {
+      EXPECT_GE(e.token_seconds, 0.0);
+    }
+    if (e.finished) {
+      ++finished;
+      EXPECT_GE(e.total_seconds, e.queue_seconds);
+      EXPECT_GE(e.queue_seconds, 0.0);
+    }
   }
   absl::Mutex mu;
-  int steps = 0, finished = 0, max_running = 0;
+  int steps = 0, finished = 0, max_running = 0, tokens = 0, first_tokens = 0;
 };
 
-TEST(EngineLoopStatsTest, SinkSeesEveryStepAndEveryFinishedRequest) {
+TEST(EngineLoopStatsTest, SinkSeesEveryStepTokenAndFinishedRequest) {
   testing::FakeEngine engine(3, 256, kVocab, kEos);
   CountingSink sink;
   {
@@ -190,6 +202,8 @@ TEST(EngineLoopStatsTest, SinkSeesEveryStepAndEveryFinishedRequest) {
   }
   absl::MutexLock lock(&sink.mu);
   EXPECT_EQ(sink.finished, 5);
+  EXPECT_EQ(sink.first_tokens, 5);
+  EXPECT_EQ(sink.tokens, 5 * 4);
   EXPECT_EQ(sink.steps, engine.steps());
   EXPECT_GE(sink.max_running, 1);
   EXPECT_LE(sink.max_running, 3);

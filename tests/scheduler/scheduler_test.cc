@@ -50,6 +50,10 @@ struct Harness {
     EXPECT_LE(step.plan.total_tokens(), options.max_batch_tokens);
     for (const auto& entry : step.plan.entries)
       EXPECT_LE(static_cast<int>(entry.tokens.size()), options.prefill_chunk);
+    const SchedulerStats stats = scheduler.stats();
+    EXPECT_EQ(stats.last_step_tokens, step.plan.total_tokens());
+    EXPECT_EQ(stats.last_step_prompt_tokens + stats.last_step_decode_tokens,
+              stats.last_step_tokens);
     if (step.empty()) return;
     auto result = engine.Step(step.plan);
     ASSERT_TRUE(result.ok() || result.status().message() == "injected device failure")
@@ -204,7 +208,9 @@ TEST(SchedulerTest, PriorityRunsFirstAndStopTokensEndRequests) {
   while (!h.scheduler.idle()) h.Step(absl::UnixEpoch());
   ASSERT_TRUE(h.scheduler.AddRequest(stopper).ok());
   while (!h.scheduler.idle()) h.Step(absl::UnixEpoch());
-  if (first[0] != kEos) EXPECT_EQ(h.finished[9], FinishReason::kStopToken);
+  if (first[0] != kEos) {
+    EXPECT_EQ(h.finished[9], FinishReason::kStopToken);
+  }
   EXPECT_EQ(h.tokens[9].size(), 1u);
 }
 

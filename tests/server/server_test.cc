@@ -2,85 +2,18 @@
 // checkpoint: streaming equals unary, errors carry the documented code and name the field,
 // stop strings end the stream, model info and tokenization answer.
 // The tokenizer is the checkpoint's own (native SentencePiece BPE), in the same process as gRPC.
-#include <grpcpp/grpcpp.h>
-#include <grpcpp/health_check_service_interface.h>
 #include <gtest/gtest.h>
 
 #include <memory>
 
-#include "engine/hymba_engine.h"
-#include "engine/model/tokenizer.h"
-#include "hymba/v1/hymba.grpc.pb.h"
-#include "server/hymba_service.h"
-#include "tests/testing/test_paths.h"
+#include "tests/server/server_fixture.h"
 
 namespace hymba::server {
 namespace {
 
-class ServerTest : public ::testing::Test {
+class ServerTest : public ServerFixture {
  protected:
-  void SetUp() override {
-    const std::string dir = testing::TinyModelDir("tiny-a");
-    auto tokenizer = engine::Tokenizer::Load(dir);
-    ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
-    tokenizer_ = std::move(tokenizer).value();
-    auto loop = scheduler::EngineLoop::Start(
-        [dir]() -> absl::StatusOr<std::unique_ptr<engine::Engine>> {
-          engine::EngineOptions o;
-          o.model_dir = dir;
-          o.backend.precision = "f32";
-          o.backend.threads = 2;
-          o.max_slots = 4;
-          o.max_seq_len = 128;
-          auto e = engine::HymbaEngine::Create(o);
-          if (!e.ok()) return e.status();
-          return std::unique_ptr<engine::Engine>(std::move(e).value());
-        },
-        [](const engine::EngineInfo& info) {
-          scheduler::SchedulerOptions s;
-          s.max_slots = info.max_slots;
-          s.max_seq_len = info.max_seq_len;
-          s.max_batch_tokens = 64;
-          s.vocab_size = info.vocab_size;
-          s.eos_token_id = info.eos_token_id;
-          return s;
-        });
-    ASSERT_TRUE(loop.ok()) << loop.status();
-    loop_ = std::move(loop).value();
-    service_ = std::make_unique<HymbaService>(loop_.get(), tokenizer_.get(), 64);
-    grpc::EnableDefaultHealthCheckService(true);
-    grpc::ServerBuilder builder;
-    int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-    builder.RegisterService(service_.get());
-    server_ = builder.BuildAndStart();
-    ASSERT_NE(server_, nullptr);
-    ASSERT_GT(port, 0);
-    channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
-                                   grpc::InsecureChannelCredentials());
-    stub_ = v1::Hymba::NewStub(channel_);
-  }
-  void TearDown() override {
-    if (server_) server_->Shutdown();
-    loop_.reset();
-  }
-
-  v1::GenerateRequest Request(int max_tokens) {
-    v1::GenerateRequest r;
-    for (int id : {5, 9, 33, 71, 200, 17, 3, 99, 140}) r.mutable_prompt_tokens()->add_ids(id);
-    r.set_max_tokens(max_tokens);
-    r.set_ignore_eos(true);
-    r.mutable_sampling()->set_temperature(0.8f);
-    r.mutable_sampling()->set_seed(7);
-    return r;
-  }
-
-  std::unique_ptr<engine::Tokenizer> tokenizer_;
-  std::unique_ptr<scheduler::EngineLoop> loop_;
-  std::unique_ptr<HymbaService> service_;
-  std::unique_ptr<grpc::Server> server_;
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<v1::Hymba::Stub> stub_;
+  void SetUp() override { Start(); }
 };
 
 TEST_F(ServerTest, StreamingEqualsUnary) {
@@ -191,10 +124,10 @@ TEST_F(ServerTest, ClientCancellationFreesTheSlotAndOthersCarryOn) {
       EXPECT_TRUE(s.ok()) << s.error_message();
     }
   }
-  for (int k = 0; k < 200 && loop_->stats().free_slots != 4; ++k)
+  for (int k = 0; k < 200 && server_->loop()->stats().free_slots != 4; ++k)
     absl::SleepFor(absl::Milliseconds(10));
-  EXPECT_EQ(loop_->stats().free_slots, 4);
-  EXPECT_EQ(loop_->stats().running, 0);
+  EXPECT_EQ(server_->loop()->stats().free_slots, 4);
+  EXPECT_EQ(server_->loop()->stats().running, 0);
 }
 
 TEST_F(ServerTest, TokenizeDetokenizeAndModelInfo) {
@@ -216,6 +149,93 @@ TEST_F(ServerTest, TokenizeDetokenizeAndModelInfo) {
   v1::DetokenizeResponse dres;
   ASSERT_TRUE(stub_->Detokenize(&dctx, dreq, &dres).ok());
   EXPECT_EQ(dres.text(), "hello world");
+}
+
+TEST_F(ServerTest, ChatEqualsGenerateOnTheRenderedConversation) {
+  v1::ChatRequest chat;
+  auto* system = chat.add_messages();
+  system->set_role("system");
+  system->set_content("Be brief.");
+  auto* user = chat.add_messages();
+  user->set_role("user");
+  user->set_content("hello world");
+  *chat.mutable_options() = Request(10);
+  chat.mutable_options()->clear_prompt_tokens();
+
+  grpc::ClientContext ctx;
+  auto reader = stub_->Chat(&ctx, chat);
+  std::vector<int> chat_tokens;
+  std::string chat_text;
+  v1::GenerateResponse part, last;
+  while (reader->Read(&part)) {
+    chat_tokens.insert(chat_tokens.end(), part.token_ids().begin(), part.token_ids().end());
+    chat_text += part.text();
+    last = part;
+  }
+  ASSERT_TRUE(reader->Finish().ok());
+  EXPECT_EQ(chat_tokens.size(), 10u);
+
+  // The same conversation by hand: the template's text, tokenized without BOS.
+  grpc::ClientContext tctx;
+  v1::TokenizeRequest treq;
+  treq.set_text(
+      "<extra_id_0>System\nBe brief.\n\n<extra_id_1>User\nhello world\n"
+      "<extra_id_1>Assistant\n");
+  treq.set_add_special_tokens(false);
+  v1::TokenizeResponse tres;
+  ASSERT_TRUE(stub_->Tokenize(&tctx, treq, &tres).ok());
+  EXPECT_EQ(last.usage().prompt_tokens(), tres.ids_size());
+  auto generate = Request(10);
+  generate.mutable_prompt_tokens()->mutable_ids()->CopyFrom(tres.ids());
+  const Streamed direct = Stream(generate);
+  ASSERT_TRUE(direct.status.ok());
+  EXPECT_EQ(chat_tokens, direct.tokens);
+  EXPECT_EQ(chat_text, direct.text);
+}
+
+TEST_F(ServerTest, BadChatFieldsAreInvalidArgumentNamingTheField) {
+  struct Case {
+    v1::ChatRequest request;
+    std::string field;
+  };
+  v1::ChatRequest good;
+  auto* m = good.add_messages();
+  m->set_role("user");
+  m->set_content("hi");
+  good.mutable_options()->set_max_tokens(4);
+  std::vector<Case> cases;
+  v1::ChatRequest no_messages = good;
+  no_messages.clear_messages();
+  cases.push_back({no_messages, "messages"});
+  v1::ChatRequest no_role = good;
+  no_role.mutable_messages(0)->clear_role();
+  cases.push_back({no_role, "messages[0].role"});
+  v1::ChatRequest with_prompt = good;
+  with_prompt.mutable_options()->set_prompt("x");
+  cases.push_back({with_prompt, "options.prompt"});
+  v1::ChatRequest no_tokens = good;
+  no_tokens.mutable_options()->set_max_tokens(0);
+  cases.push_back({no_tokens, "options.max_tokens"});
+  for (const Case& c : cases) {
+    grpc::ClientContext ctx;
+    auto reader = stub_->Chat(&ctx, c.request);
+    v1::GenerateResponse r;
+    EXPECT_FALSE(reader->Read(&r));
+    const grpc::Status s = reader->Finish();
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << c.field;
+    EXPECT_NE(s.error_message().find(c.field), std::string::npos) << s.error_message();
+  }
+}
+
+TEST_F(ServerTest, OversizeRequestIsInvalidArgumentNamingTheRequest) {
+  v1::GenerateRequest big;
+  big.set_prompt(std::string(RequestBuilder::kDefaultMaxRequestBytes + 10, 'a'));
+  big.set_max_tokens(1);
+  const Streamed out = Stream(big);
+  EXPECT_EQ(out.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(out.status.error_message().find("request"), std::string::npos)
+      << out.status.error_message();
+  EXPECT_TRUE(Stream(Request(2)).status.ok());
 }
 
 }  // namespace
