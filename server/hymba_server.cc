@@ -15,6 +15,7 @@
 #include <exception>
 
 #include "absl/strings/str_cat.h"
+#include "grpc/health/v1/health.pb.h"
 
 namespace hymba::server {
 namespace {
@@ -51,6 +52,9 @@ HymbaServer::HymbaServer(const ServerOptions& options) : options_(options), serv
 
 absl::StatusOr<std::unique_ptr<HymbaServer>> HymbaServer::Listen(const ServerOptions& options) {
   std::unique_ptr<HymbaServer> s(new HymbaServer(options));
+  // gRPC's built-in health service answers grpc.health.v1; linking its descriptor lets server
+  // reflection describe it too.
+  grpc::health::v1::HealthCheckRequest::descriptor();
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -80,6 +84,7 @@ absl::StatusOr<std::unique_ptr<HymbaServer>> HymbaServer::Listen(const ServerOpt
           std::vector<std::string>{"listening_ports", metrics_address, "num_threads", "2"});
     } catch (const std::exception& e) {
       s->server_->Shutdown();
+      s->server_.reset();
       return absl::UnavailableError(
           absl::StrCat("cannot serve metrics on ", metrics_address, ": ", e.what()));
     }
@@ -157,7 +162,7 @@ void HymbaServer::SetServing(bool serving) {
 void HymbaServer::Drain(absl::Duration timeout) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (draining_) return;
+    if (draining_ || server_ == nullptr) return;
     draining_ = true;
   }
   service_.StartDraining();

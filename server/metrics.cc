@@ -59,7 +59,7 @@ struct ServerMetrics::Impl {
       AddGauge("hymba_requests_running", "Requests holding a slot (prefilling or decoding)");
   prometheus::Gauge& waiting = AddGauge("hymba_requests_waiting", "Requests queued for a slot");
   prometheus::Gauge& slots_in_use = AddGauge("hymba_slots_in_use", "Sequence slots in use");
-  prometheus::Gauge& slots_total = AddGauge("hymba_slots_total", "Sequence slots (capacity)");
+  prometheus::Gauge& slots_total = AddGauge("hymba_slots_capacity", "Sequence slots (capacity)");
   prometheus::Gauge& max_seq_len =
       AddGauge("hymba_max_seq_len_tokens", "Prompt plus generated tokens per sequence");
   prometheus::Gauge& max_batch_tokens =

@@ -70,19 +70,18 @@ grpc::Status GenericCall(const std::shared_ptr<grpc::Channel>& channel, const st
   return status;
 }
 
-wire::HealthCheckResponse::ServingStatus HealthStatus(const std::shared_ptr<grpc::Channel>& channel,
-                                                      const std::string& service,
-                                                      grpc::Status* error) {
-  wire::HealthCheckRequest request;
+grpc::health::v1::HealthCheckResponse::ServingStatus HealthStatus(
+    const std::shared_ptr<grpc::Channel>& channel, const std::string& service,
+    grpc::Status* error) {
+  auto stub = grpc::health::v1::Health::NewStub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::health::v1::HealthCheckRequest request;
   request.set_service(service);
-  std::vector<std::string> responses;
-  const grpc::Status status =
-      GenericCall(channel, "/grpc.health.v1.Health/Check", {&request}, &responses);
+  grpc::health::v1::HealthCheckResponse response;
+  const grpc::Status status = stub->Check(&context, request, &response);
   if (error != nullptr) *error = status;
-  wire::HealthCheckResponse response;
-  if (!status.ok() || responses.size() != 1 || !response.ParseFromString(responses[0]))
-    return wire::HealthCheckResponse::UNKNOWN;
-  return response.status();
+  return status.ok() ? response.status() : grpc::health::v1::HealthCheckResponse::UNKNOWN;
 }
 
 std::string HttpGet(int port, const std::string& path) {

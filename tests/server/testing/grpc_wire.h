@@ -1,6 +1,6 @@
-// Test clients for services whose generated stubs are not installed (grpc.health.v1,
-// grpc.reflection.v1alpha), over grpc::GenericStub with the message shapes of wire.proto, and a
-// plain HTTP GET for the metrics endpoint.
+// Test clients: grpc.reflection.v1alpha (whose generated stubs are not installed) over
+// grpc::GenericStub with the message shapes of wire.proto, grpc.health.v1 Check, and a plain HTTP
+// GET for the metrics endpoint.
 //
 // Thread safety: each function is independent and thread-safe.
 #pragma once
@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "google/protobuf/message.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "tests/server/testing/wire.pb.h"
 
 namespace hymba::testing {
@@ -24,9 +25,9 @@ grpc::Status GenericCall(const std::shared_ptr<grpc::Channel>& channel, const st
 
 // grpc.health.v1.Health/Check for `service` ("" = overall). Returns the status, or UNKNOWN with
 // the call's error in `error`.
-wire::HealthCheckResponse::ServingStatus HealthStatus(const std::shared_ptr<grpc::Channel>& channel,
-                                                      const std::string& service,
-                                                      grpc::Status* error = nullptr);
+grpc::health::v1::HealthCheckResponse::ServingStatus HealthStatus(
+    const std::shared_ptr<grpc::Channel>& channel, const std::string& service,
+    grpc::Status* error = nullptr);
 
 // GET http://127.0.0.1:<port><path>; the body, or "" when the request fails.
 std::string HttpGet(int port, const std::string& path);
