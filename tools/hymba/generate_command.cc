@@ -10,41 +10,10 @@
 #include "scheduler/sampler.h"
 #include "scheduler/text_output.h"
 #include "tools/hymba/commands.h"
+#include "tools/hymba/json_output.h"
 
 namespace hymba::tools {
 namespace {
-
-std::string JsonEscape(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out;
-}
 
 // --temperature, --top-k, --top-p, --min-p, --repetition-penalty, --seed.
 absl::StatusOr<scheduler::SamplingParams> SamplingFromArgs(CliArgs& args) {
@@ -77,14 +46,6 @@ absl::StatusOr<std::vector<int32_t>> PromptFromArgs(CliArgs& args,
     HY_ASSIGN_OR_RETURN(ids, args.IntList("tokens"));
   }
   return std::vector<int32_t>(ids.begin(), ids.end());
-}
-
-void PrintJson(const std::vector<int>& generated, const std::string& text) {
-  std::string out = "{\"tokens\":[";
-  for (size_t i = 0; i < generated.size(); ++i)
-    out += (i ? "," : "") + std::to_string(generated[i]);
-  out += "],\"text\":\"" + JsonEscape(text) + "\"}\n";
-  std::fwrite(out.data(), 1, out.size(), stdout);
 }
 
 }  // namespace
@@ -138,7 +99,8 @@ absl::Status RunGenerate(CliArgs& args) {
   }
   emit(output.Finish());
   if (json) {
-    PrintJson(generated, text);
+    const std::string line = TokensTextJson(generated, text);
+    std::fwrite(line.data(), 1, line.size(), stdout);
   } else {
     std::fputc('\n', stdout);
   }

@@ -19,7 +19,8 @@ constexpr char kUsage[] =
     "   --max-slots S --max-seq-len L --kv-cache f32|bf16)\n"
     "  bench    --model DIR --batch B --prompt-len P --gen-len G [--precision P] [--threads N]\n"
     "  bench    --model DIR --requests R --concurrency C --prompt-len P --gen-len G  (serving)\n"
-    "  client   [--address localhost:50051] --prompt TEXT [--max-tokens N] [--temperature T]\n";
+    "  client   [--address localhost:50051] (--prompt TEXT | --tokens IDS) [--max-tokens N]\n"
+    "           [--chat [--system TEXT]] [--unary] [--json] [--temperature T] [--seed S] ...\n";
 
 }  // namespace
 
@@ -31,7 +32,8 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::warn);
   const std::string command = argv[1];
   std::vector<std::string> rest(argv + 2, argv + argc);
-  auto args = hymba::tools::CliArgs::Parse(rest, {"all", "json", "verbose", "ignore-eos"});
+  auto args =
+      hymba::tools::CliArgs::Parse(rest, {"all", "json", "verbose", "ignore-eos", "chat", "unary"});
   absl::Status status;
   if (!args.ok()) {
     status = args.status();
