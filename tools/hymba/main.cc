@@ -1,7 +1,9 @@
-// hymba: command-line tools around the engine (logits, generate, bench).
+// hymba: command-line tools around the engine (logits, generate, bench) and a running server
+// (client, loadgen).
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -19,7 +21,11 @@ constexpr char kUsage[] =
     "   --max-slots S --max-seq-len L --kv-cache f32|bf16)\n"
     "  bench    --model DIR --batch B --prompt-len P --gen-len G [--precision P] [--threads N]\n"
     "  bench    --model DIR --requests R --concurrency C --prompt-len P --gen-len G  (serving)\n"
-    "  client   [--address localhost:50051] --prompt TEXT [--max-tokens N] [--temperature T]\n";
+    "  client   [--address localhost:50051] --prompt TEXT [--max-tokens N] [--temperature T]\n"
+    "  loadgen  [--address localhost:50051] (--concurrency C | --rate R [--max-concurrency M])\n"
+    "           (--requests N | --duration-s S) [--prompt-len L] [--output-len L] [--seed S]\n"
+    "           [--temperature T] [--timeout-s T] [--warmup N] [--json FILE|-]\n"
+    "           (L: 128 | 64:256 uniform | normal:128,32)\n";
 
 }  // namespace
 
@@ -31,7 +37,10 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::warn);
   const std::string command = argv[1];
   std::vector<std::string> rest(argv + 2, argv + argc);
-  auto args = hymba::tools::CliArgs::Parse(rest, {"all", "json", "verbose", "ignore-eos"});
+  // loadgen's --json takes a value (a file, or - for stdout); generate's is a flag.
+  auto args = hymba::tools::CliArgs::Parse(
+      rest, command == "loadgen" ? std::set<std::string>{"verbose"}
+                                 : std::set<std::string>{"all", "json", "verbose", "ignore-eos"});
   absl::Status status;
   if (!args.ok()) {
     status = args.status();
@@ -45,6 +54,8 @@ int main(int argc, char** argv) {
       status = hymba::tools::RunBench(*args);
     } else if (command == "client") {
       status = hymba::tools::RunClient(*args);
+    } else if (command == "loadgen") {
+      status = hymba::tools::RunLoadgen(*args);
     } else {
       std::fprintf(stderr, "hymba: unknown command '%s'\n%s", command.c_str(), kUsage);
       return 2;
