@@ -1,5 +1,5 @@
 // hymba: command-line tools around the engine (logits, generate, bench) and a running server
-// (client, loadgen).
+// (client, loadgen, health).
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
@@ -25,7 +25,8 @@ constexpr char kUsage[] =
     "  loadgen  [--address localhost:50051] (--concurrency C | --rate R [--max-concurrency M])\n"
     "           (--requests N | --duration-s S) [--prompt-len L] [--output-len L] [--seed S]\n"
     "           [--temperature T] [--timeout-s T] [--warmup N] [--json FILE|-]\n"
-    "           (L: 128 | 64:256 uniform | normal:128,32)\n";
+    "           (L: 128 | 64:256 uniform | normal:128,32)\n"
+    "  health   [--address localhost:50051] [--service NAME] [--timeout-s T]\n";
 
 }  // namespace
 
@@ -56,6 +57,8 @@ int main(int argc, char** argv) {
       status = hymba::tools::RunClient(*args);
     } else if (command == "loadgen") {
       status = hymba::tools::RunLoadgen(*args);
+    } else if (command == "health") {
+      status = hymba::tools::RunHealth(*args);
     } else {
       std::fprintf(stderr, "hymba: unknown command '%s'\n%s", command.c_str(), kUsage);
       return 2;
