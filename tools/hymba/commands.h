@@ -17,6 +17,9 @@ absl::Status RunLogits(CliArgs& args);
 absl::Status RunGenerate(CliArgs& args);
 absl::Status RunBench(CliArgs& args);
 absl::Status RunClient(CliArgs& args);
+// Against a running server over gRPC: load with latency percentiles; the health check.
+absl::Status RunLoadgen(CliArgs& args);
+absl::Status RunHealth(CliArgs& args);
 
 // Requests through the engine loop with `concurrency` clients; prints JSON.
 absl::Status RunServingBench(const engine::EngineOptions& options, int requests, int concurrency,

@@ -1,7 +1,9 @@
-// hymba: command-line tools around the engine (logits, generate, bench).
+// hymba: command-line tools around the engine (logits, generate, bench) and a running server
+// (client, loadgen, health).
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -20,7 +22,12 @@ constexpr char kUsage[] =
     "  bench    --model DIR --batch B --prompt-len P --gen-len G [--precision P] [--threads N]\n"
     "  bench    --model DIR --requests R --concurrency C --prompt-len P --gen-len G  (serving)\n"
     "  client   [--address localhost:50051] (--prompt TEXT | --tokens IDS) [--max-tokens N]\n"
-    "           [--chat [--system TEXT]] [--unary] [--json] [--temperature T] [--seed S] ...\n";
+    "           [--chat [--system TEXT]] [--unary] [--json] [--temperature T] [--seed S] ...\n"
+    "  loadgen  [--address localhost:50051] (--concurrency C | --rate R [--max-concurrency M])\n"
+    "           (--requests N | --duration-s S) [--prompt-len L] [--output-len L] [--seed S]\n"
+    "           [--temperature T] [--timeout-s T] [--warmup N] [--json FILE|-]\n"
+    "           (L: 128 | 64:256 uniform | normal:128,32)\n"
+    "  health   [--address localhost:50051] [--service NAME] [--timeout-s T]\n";
 
 }  // namespace
 
@@ -32,8 +39,11 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::warn);
   const std::string command = argv[1];
   std::vector<std::string> rest(argv + 2, argv + argc);
-  auto args =
-      hymba::tools::CliArgs::Parse(rest, {"all", "json", "verbose", "ignore-eos", "chat", "unary"});
+  // loadgen's --json takes a value (a file, or - for stdout); generate's is a flag.
+  auto args = hymba::tools::CliArgs::Parse(
+      rest, command == "loadgen"
+                ? std::set<std::string>{"verbose"}
+                : std::set<std::string>{"all", "json", "verbose", "ignore-eos", "chat", "unary"});
   absl::Status status;
   if (!args.ok()) {
     status = args.status();
@@ -47,6 +57,10 @@ int main(int argc, char** argv) {
       status = hymba::tools::RunBench(*args);
     } else if (command == "client") {
       status = hymba::tools::RunClient(*args);
+    } else if (command == "loadgen") {
+      status = hymba::tools::RunLoadgen(*args);
+    } else if (command == "health") {
+      status = hymba::tools::RunHealth(*args);
     } else {
       std::fprintf(stderr, "hymba: unknown command '%s'\n%s", command.c_str(), kUsage);
       return 2;
