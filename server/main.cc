@@ -3,10 +3,12 @@
 // thread) and health turns SERVING; SIGTERM/SIGINT drain (NOT_SERVING, new calls UNAVAILABLE,
 // --drain_timeout_s for calls in flight) and exit 0.
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 
 #include "absl/flags/flag.h"
@@ -59,6 +61,14 @@ int Fail(const std::string& what, const absl::Status& status) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Idle OpenMP workers must sleep, not spin: a server shares its cores with gRPC threads (and,
+  // in containers, with a CPU quota), and spinning workers starved them into multi-second stalls
+  // (benchmarks/README.md, "Serving"). libgomp reads OMP_WAIT_POLICY when it loads, before
+  // main, so the server sets it and runs itself again; a value set by the caller is kept.
+  if (std::getenv("OMP_WAIT_POLICY") == nullptr) {
+    setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+    execv("/proc/self/exe", argv);  // returns only on failure: go on with the default policy
+  }
   absl::SetProgramUsageMessage(
       "hymba-server --model DIR [--port 50051] [--metrics_port 9464] [flags]\n"
       "Flags can also come from a file: --flagfile=FILE with one --name=value per line.");

@@ -9,7 +9,8 @@ Checks, on tiny-a (f32, 2 threads):
   * SIGTERM while a long stream is in flight: the stream still completes, the server logs the
     drain and exits 0, and the port is closed afterwards;
   * a second server on a taken port exits 1 with a message naming the address;
-  * a missing model directory exits 1 with a message naming the problem.
+  * a missing model directory exits 1 with a message naming the problem;
+  * the server runs with OMP_WAIT_POLICY=PASSIVE unless the caller set a policy.
 """
 import json
 import os
@@ -35,12 +36,12 @@ def model_dir():
 class Server:
     """A hymba-server child process on port 0, with its log in a temporary file."""
 
-    def __init__(self, *extra):
+    def __init__(self, *extra, env=None):
         self.log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
         self.proc = subprocess.Popen(
             [SERVER, "--model", model_dir(), "--host", "127.0.0.1", "--port", "0",
              "--metrics_port", "0", "--precision", "f32", "--threads", "2", *extra],
-            stdout=self.log, stderr=subprocess.STDOUT)
+            stdout=self.log, stderr=subprocess.STDOUT, env=env)
         self.port = None
         deadline = time.time() + TIMEOUT_S
         while time.time() < deadline and self.proc.poll() is None:
@@ -126,6 +127,20 @@ class ServerProcessTest(unittest.TestCase):
             self.assertIn(f"cannot listen on 127.0.0.1:{server.port}", second.stderr)
         finally:
             self.assertEqual(server.stop(), 0)
+
+    def test_idle_openmp_workers_sleep_unless_told_otherwise(self):
+        def wait_policy(env):
+            server = Server(env=env)
+            try:
+                with open(f"/proc/{server.proc.pid}/environ", "rb") as f:
+                    variables = f.read().split(b"\0")
+            finally:
+                self.assertEqual(server.stop(), 0)
+            return [v for v in variables if v.startswith(b"OMP_WAIT_POLICY=")]
+        base = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+        self.assertEqual(wait_policy(base), [b"OMP_WAIT_POLICY=PASSIVE"])
+        self.assertEqual(wait_policy({**base, "OMP_WAIT_POLICY": "ACTIVE"}),
+                         [b"OMP_WAIT_POLICY=ACTIVE"])
 
     def test_missing_model_fails_clearly(self):
         result = run(SERVER, "--model", "/nonexistent/model", "--port", "0", "--metrics_port", "-1")

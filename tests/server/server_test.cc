@@ -62,6 +62,29 @@ TEST_F(ServerTest, BadFieldsAreInvalidArgumentNamingTheField) {
   v1::GenerateRequest empty;
   empty.set_max_tokens(3);
   cases.push_back({empty, "prompt"});
+  auto many_stops = Request(4);
+  for (int i = 0; i < 17; ++i) many_stops.add_stop("s" + std::to_string(i));
+  cases.push_back({many_stops, "stop"});
+  auto long_stop = Request(4);
+  long_stop.add_stop(std::string(300, 'x'));
+  cases.push_back({long_stop, "stop[0]"});
+  auto stop_id = Request(4);
+  stop_id.add_stop_token_ids(-1);
+  cases.push_back({stop_id, "stop_token_ids[0]"});
+  auto temperature = Request(4);
+  temperature.mutable_sampling()->set_temperature(-1.0f);
+  cases.push_back({temperature, "sampling.temperature"});
+  auto top_logprobs = Request(4);
+  top_logprobs.set_top_logprobs(21);
+  cases.push_back({top_logprobs, "top_logprobs"});
+  auto bias = Request(4);
+  (*bias.mutable_sampling()->mutable_logit_bias())[100000] = 1.0f;
+  cases.push_back({bias, "logit_bias"});
+
+  // A stream runs while the bad requests come and go; it ends exactly as it would alone.
+  const Streamed alone = Stream(Request(60, 3));
+  grpc::ClientContext running_ctx;
+  auto running = stub_->Generate(&running_ctx, Request(60, 3));
   for (const Case& c : cases) {
     grpc::ClientContext ctx;
     auto reader = stub_->Generate(&ctx, c.request);
@@ -71,6 +94,12 @@ TEST_F(ServerTest, BadFieldsAreInvalidArgumentNamingTheField) {
     EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << c.field;
     EXPECT_NE(s.error_message().find(c.field), std::string::npos) << s.error_message();
   }
+  std::vector<int> tokens;
+  v1::GenerateResponse part;
+  while (running->Read(&part))
+    tokens.insert(tokens.end(), part.token_ids().begin(), part.token_ids().end());
+  EXPECT_TRUE(running->Finish().ok());
+  EXPECT_EQ(tokens, alone.tokens);
   // The server still serves.
   grpc::ClientContext ctx;
   v1::GenerateResponse ok;
