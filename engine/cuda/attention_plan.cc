@@ -19,7 +19,8 @@ int MaxKeys(const AttentionPlanInput& in, const AttentionEntry& e) {
 
 size_t AttentionSharedBytes(int rows_per_tile, int heads_per_block, int dq, int dv) {
   const size_t nq = static_cast<size_t>(rows_per_tile) * heads_per_block;
-  const size_t floats = nq * dq + static_cast<size_t>(kKeyTile) * (dq + 1) +
+  const size_t stage_words = static_cast<size_t>(kKeyTile) * (dq + dv);
+  const size_t floats = stage_words + nq * dq + static_cast<size_t>(kKeyTile) * (dq + 1) +
                         static_cast<size_t>(kKeyTile) * dv + nq * kKeyTile + nq * dv + 2 * nq;
   const size_t ints = static_cast<size_t>(rows_per_tile) * 4 + 2 * kKeyTile;
   return 2 * kKeyTile * sizeof(size_t) + floats * sizeof(float) + ints * sizeof(int);

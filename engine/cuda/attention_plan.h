@@ -43,8 +43,9 @@ struct AttentionPlan {
 };
 
 // Dynamic shared memory of one block (the kernel's layout in kernels/attention.cu): per key of a
-// 32-key tile two 8-byte offsets and two ints; fp32 Q [nq, dq], K tile [32, dq + 1], V tile
-// [32, dv], probabilities [nq, 32], output [nq, dv], running max and sum [nq]; four ints per row.
+// 32-key tile two 8-byte offsets and two ints; a raw K/V staging tile [32, dq + dv] of 4-byte
+// words; fp32 Q [nq, dq], K tile [32, dq + 1], V tile [32, dv], probabilities [nq, 32], output
+// [nq, dv], running max and sum [nq]; four ints per row.
 size_t AttentionSharedBytes(int rows_per_tile, int heads_per_block, int dq, int dv);
 
 AttentionPlan PlanAttention(const AttentionPlanInput& in);

@@ -109,6 +109,7 @@ void CudaBackend::Attention(const AttentionArgs& a) {
   p.rows_per_tile = plan.rows_per_tile;
   p.heads_per_block = plan.heads_per_block;
   p.splits = plan.splits;
+  p.async_loads = !a.cache_bf16 || (a.dq % 2 == 0 && a.dv % 2 == 0);
   if (p.splits > 1) {
     const size_t floats =
         static_cast<size_t>(p.total_rows) * a.nh * p.splits * (static_cast<size_t>(a.dv) + 2);

@@ -71,6 +71,7 @@ struct TileKeys {
 
 struct Smem {
   size_t* key_off;  // [kKeyTile][2] element offsets of K and V rows
+  uint32_t* stage;  // [kKeyTile][dq + dv] words: raw K then V rows as copied (fp32 or bf16)
   float *q, *k, *v, *p, *o, *m, *l;
   int* ranges;  // [rows][4] QueryRange
   int* key;     // [kKeyTile][2] kind, value
@@ -79,7 +80,8 @@ struct Smem {
 __device__ Smem Carve(void* raw, int nq, int rows, int dq, int dv) {
   Smem s;
   s.key_off = static_cast<size_t*>(raw);
-  s.q = reinterpret_cast<float*>(s.key_off + 2 * kKeyTile);
+  s.stage = reinterpret_cast<uint32_t*>(s.key_off + 2 * kKeyTile);
+  s.q = reinterpret_cast<float*>(s.stage + kKeyTile * (dq + dv));
   s.k = s.q + nq * dq;
   s.v = s.k + kKeyTile * (dq + 1);
   s.p = s.v + kKeyTile * dv;
@@ -131,6 +133,62 @@ __device__ __forceinline__ float LoadKey(const AttentionParams& a, int kind, siz
   if (kind == kPrefix) return LoadCache(prefix, off, a.cache_bf16);
   if (kind == kRing) return LoadCache(ring, off, a.cache_bf16);
   return own[off];
+}
+
+// Start of a K or V row and whether it holds bf16 (cache rows of a bf16 cache) or fp32.
+__device__ __forceinline__ const void* RowStart(const AttentionParams& a, int kind, size_t off,
+                                                const void* prefix, const void* ring,
+                                                const float* own, bool* bf16) {
+  *bf16 = kind != kOwn && kind != kOwnMeta && a.cache_bf16;
+  if (kind == kOwn || kind == kOwnMeta) return own + off;
+  const void* base = kind == kPrefix ? prefix : ring;
+  return *bf16 ? static_cast<const void*>(static_cast<const uint16_t*>(base) + off)
+               : static_cast<const void*>(static_cast<const float*>(base) + off);
+}
+
+// Fills the fp32 K and V tiles for the keys described in shared memory; keys past the range are
+// zeros (their probability is 0, and 0·garbage could be NaN). Warp w handles keys w, w + 4, ...
+// With async_loads, every 4-byte word of the tile's rows is first requested at once with cp.async
+// into the stage (many loads in flight per warp), then widened; otherwise each element is loaded
+// and stored in turn (rows whose bf16 length is odd).
+__device__ void LoadKeyTile(const AttentionParams& a, const Smem& sm, int warp, int lane) {
+  if (a.async_loads) {
+    for (int kk = warp; kk < kKeyTile; kk += kWarps) {
+      const int kind = sm.key[2 * kk];
+      if (kind == kNone) continue;
+      bool bf16;
+      const uint32_t* k = static_cast<const uint32_t*>(
+          RowStart(a, kind, sm.key_off[2 * kk], a.prefix_k, a.ring_k, a.k, &bf16));
+      const uint32_t* v = static_cast<const uint32_t*>(
+          RowStart(a, kind, sm.key_off[2 * kk + 1], a.prefix_v, a.ring_v, a.v, &bf16));
+      uint32_t* stage = sm.stage + kk * (a.dq + a.dv);
+      const int k_words = bf16 ? a.dq / 2 : a.dq, v_words = bf16 ? a.dv / 2 : a.dv;
+      for (int w = lane; w < k_words; w += kWarp) CopyAsync4(stage + w, k + w);
+      for (int w = lane; w < v_words; w += kWarp) CopyAsync4(stage + a.dq + w, v + w);
+    }
+    WaitAsyncCopies();
+    __syncwarp();  // each warp widens the rows it copied
+  }
+  for (int kk = warp; kk < kKeyTile; kk += kWarps) {
+    const int kind = sm.key[2 * kk];
+    const size_t ko = sm.key_off[2 * kk], vo = sm.key_off[2 * kk + 1];
+    float* kd = sm.k + kk * (a.dq + 1);
+    float* vd = sm.v + kk * a.dv;
+    if (kind == kNone) {
+      for (int d = lane; d < a.dq; d += kWarp) kd[d] = 0.0f;
+      for (int c = lane; c < a.dv; c += kWarp) vd[c] = 0.0f;
+    } else if (a.async_loads) {
+      const uint32_t* stage = sm.stage + kk * (a.dq + a.dv);
+      const bool bf16 = kind != kOwn && kind != kOwnMeta && a.cache_bf16;
+      for (int d = lane; d < a.dq; d += kWarp) kd[d] = LoadCache(stage, d, bf16);
+      for (int c = lane; c < a.dv; c += kWarp) vd[c] = LoadCache(stage + a.dq, c, bf16);
+    } else {
+      for (int d = lane; d < a.dq; d += kWarp)
+        kd[d] = LoadKey(a, kind, ko + d, a.prefix_k, a.ring_k, a.k);
+      for (int c = lane; c < a.dv; c += kWarp)
+        vd[c] = LoadKey(a, kind, vo + c, a.prefix_v, a.ring_v, a.v);
+    }
+  }
 }
 
 // Warp `warp`'s query vector qi against the key tile in shared memory: scores, online softmax,
@@ -226,17 +284,7 @@ __global__ void __launch_bounds__(kThreads) AttentionKernel(AttentionParams a) {
       sm.key_off[2 * threadIdx.x + 1] = vo;
     }
     __syncthreads();
-    for (int kk = warp; kk < kKeyTile; kk += kWarps) {
-      const int kind = sm.key[2 * kk];
-      const size_t ko = sm.key_off[2 * kk], vo = sm.key_off[2 * kk + 1];
-      float* kd = sm.k + kk * (a.dq + 1);
-      float* vd = sm.v + kk * a.dv;
-      // Keys past the range are zeros: their probability is 0, and 0·garbage could be NaN.
-      for (int d = lane; d < a.dq; d += kWarp)
-        kd[d] = kind == kNone ? 0.0f : LoadKey(a, kind, ko + d, a.prefix_k, a.ring_k, a.k);
-      for (int c = lane; c < a.dv; c += kWarp)
-        vd[c] = kind == kNone ? 0.0f : LoadKey(a, kind, vo + c, a.prefix_v, a.ring_v, a.v);
-    }
+    LoadKeyTile(a, sm, warp, lane);
     __syncthreads();
     for (int qi = warp; qi < nq; qi += kWarps)
       AttendTile(a, sm, qi, nheads, tile.i0, n, s.start_pos, lane);

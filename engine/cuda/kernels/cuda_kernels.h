@@ -135,6 +135,7 @@ struct AttentionParams {
   int rows_per_tile = 1;     // largest tile
   int heads_per_block = 1;   // query heads of one KV group handled by one block
   int splits = 1;            // key ranges per tile reduced by a second kernel when > 1
+  bool async_loads = false;  // K/V rows in whole 4-byte words (fp32, or bf16 with even dq, dv)
   float* partial = nullptr;  // [T, nh, splits, dv + 2] (o, max, sum) when splits > 1
 };
 cudaError_t LaunchAttention(const AttentionParams& p, cudaStream_t stream);

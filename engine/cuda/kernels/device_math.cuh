@@ -35,6 +35,25 @@ __device__ __forceinline__ float LoadCache(const void* base, size_t i, bool bf16
               : static_cast<const float*>(base)[i];
 }
 
+// Asynchronous 4-byte copy global -> shared (cp.async, sm_80+): the load does not hold a
+// register, so a thread can have many in flight. REQUIRES: both addresses 4-byte aligned.
+// Elsewhere (the host pass, the CPU stand-in of tests/cuda_emu) a plain copy.
+__device__ __forceinline__ void CopyAsync4(uint32_t* shared_dst, const uint32_t* global_src) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  const unsigned dst = static_cast<unsigned>(__cvta_generic_to_shared(shared_dst));
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"(dst), "l"(global_src));
+#else
+  *shared_dst = *global_src;
+#endif
+}
+
+// Waits for this thread's CopyAsync4 copies (other threads' need a barrier after their wait).
+__device__ __forceinline__ void WaitAsyncCopies() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.wait_all;\n" ::: "memory");
+#endif
+}
+
 __device__ __forceinline__ float WarpSum(float v) {
   for (int o = kWarp / 2; o > 0; o /= 2) v += __shfl_xor_sync(0xffffffffu, v, o);
   return v;
