@@ -4,6 +4,7 @@
 #include "engine/base/status_macros.h"
 #include "engine/cpu/cpu_backend.h"
 #if HYMBA_WITH_CUDA
+#include "engine/cuda/cuda_backend.h"
 #include "engine/cuda/cuda_device.h"
 #endif
 
@@ -28,19 +29,31 @@ absl::StatusOr<Precision> ResolvePrecision(const std::string& name, const std::s
       absl::StrCat("precision '", name, "': expected f32, bf16 or auto"));
 }
 
+bool CudaDevicePresent() {
+#if HYMBA_WITH_CUDA
+  return cuda::DeviceCount() > 0;
+#else
+  return false;
+#endif
+}
+
 absl::StatusOr<std::unique_ptr<Backend>> CreateBackend(const BackendOptions& options) {
   std::string device = options.device;
-  if (device == "auto") device = "cpu";  // the CUDA backend joins "auto" once it exists
+  if (device == "auto") device = CudaDevicePresent() ? "cuda" : "cpu";
   if (device == "cuda") {
     if (!CudaCompiledIn()) {
       return absl::UnimplementedError(
           "device 'cuda': this build has no CUDA backend (configure with -DHYMBA_WITH_CUDA=ON)");
     }
 #if HYMBA_WITH_CUDA
-    if (cuda::DeviceCount() == 0)
-      return absl::NotFoundError(absl::StrCat("device 'cuda': ", cuda::DescribeDevice(0)));
-    return absl::UnimplementedError(absl::StrCat("device 'cuda': found ", cuda::DescribeDevice(0),
-                                                 " but the CUDA kernels are not implemented yet"));
+    if (!CudaDevicePresent())
+      return absl::NotFoundError(
+          absl::StrCat("device 'cuda': no usable GPU (", cuda::DescribeDevice(0), ")"));
+    HY_ASSIGN_OR_RETURN(Precision precision, ResolvePrecision(options.precision, device));
+    CudaBackendOptions cuda_options;
+    cuda_options.precision = precision;
+    HY_ASSIGN_OR_RETURN(auto backend, CudaBackend::Create(cuda_options));
+    return std::unique_ptr<Backend>(std::move(backend));
 #endif
   }
   if (device != "cpu") {

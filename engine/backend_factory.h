@@ -15,17 +15,20 @@
 namespace hymba::engine {
 
 struct BackendOptions {
-  std::string device = "auto";     // auto | cpu | cuda
+  std::string device = "auto";     // auto (cuda when a GPU is present, else cpu) | cpu | cuda
   std::string precision = "auto";  // auto | f32 | bf16
   int threads = 0;                 // CPU worker threads; 0 = all cores
 };
 
-// Resolves "auto": bf16 where the CPU has AVX512-BF16 (or on a GPU), else f32.
+// Resolves "auto": bf16 where the CPU has AVX512-BF16 (or on a GPU), else f32. `device` is the
+// resolved device (cpu or cuda).
 absl::StatusOr<Precision> ResolvePrecision(const std::string& name, const std::string& device);
 
 absl::StatusOr<std::unique_ptr<Backend>> CreateBackend(const BackendOptions& options);
 
 // Whether this binary was built with the CUDA backend.
 bool CudaCompiledIn();
+// Whether the CUDA backend is built in and a GPU is usable ("auto" then picks it).
+bool CudaDevicePresent();
 
 }  // namespace hymba::engine

@@ -96,6 +96,16 @@ int HymbaEngine::SlotLength(int slot) const {
   return slot_length_[slot];
 }
 
+absl::Status HymbaEngine::CopySlot(int from, int to) {
+  const int slots = static_cast<int>(slot_length_.size());
+  if (from < 0 || from >= slots || to < 0 || to >= slots || from == to)
+    return absl::InvalidArgumentError(absl::StrCat(
+        "CopySlot(", from, ", ", to, "): slots must differ and lie in [0, ", slots, ")"));
+  parts_->slots->CopySlot(from, to);
+  slot_length_[to] = slot_length_[from];
+  return absl::OkStatus();
+}
+
 absl::Status HymbaEngine::RunMetaPass(int target_slot) {
   const int M = config_.num_memory_tokens;
   if (M == 0) return absl::OkStatus();

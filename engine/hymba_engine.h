@@ -41,6 +41,10 @@ class HymbaEngine final : public Engine {
 
   absl::StatusOr<StepResult> Step(const BatchPlan& plan) override;
   int SlotLength(int slot) const override;
+  // Forks a sequence: slot `to` gets a copy of slot `from`'s state and length, so both can go on
+  // independently (parallel samples of one prompt; benchmarks filling many slots with one
+  // prefill). Errors: InvalidArgument for slots out of range or equal.
+  absl::Status CopySlot(int from, int to);
   const EngineInfo& info() const override { return info_; }
   const HymbaConfig& config() const { return config_; }
 

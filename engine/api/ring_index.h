@@ -6,6 +6,13 @@
 // Thread safety: plain value.
 #pragma once
 
+// CUDA kernels call these too.
+#if defined(__CUDACC__)
+#define HY_HOST_DEVICE __host__ __device__
+#else
+#define HY_HOST_DEVICE
+#endif
+
 namespace hymba::engine {
 
 struct RingIndex {
@@ -13,9 +20,11 @@ struct RingIndex {
   int base = 0;
 
   // REQUIRES: pos >= base.
-  int Row(int pos) const { return (pos - base) % capacity; }
+  HY_HOST_DEVICE int Row(int pos) const { return (pos - base) % capacity; }
   // Oldest position still held after positions [base, end) were written.
-  int OldestHeld(int end) const { return end - base > capacity ? end - capacity : base; }
+  HY_HOST_DEVICE int OldestHeld(int end) const {
+    return end - base > capacity ? end - capacity : base;
+  }
 };
 
 }  // namespace hymba::engine

@@ -1,5 +1,7 @@
 #include "engine/kv/slot_store.h"
 
+#include <cstdint>
+
 #include "engine/base/status_macros.h"
 
 namespace hymba::engine {
@@ -22,6 +24,7 @@ absl::Status SlotStore::Allocate(int max_slots, int max_seq_len, bool kv_bf16) {
     return absl::OkStatus();
   };
   const size_t kv_elem = kv_bf16 ? 2 : sizeof(float);
+  kv_elem_ = kv_elem;
   auto alloc_kv = [&](size_t elems, DeviceBuffer* b) -> absl::Status {
     HY_ASSIGN_OR_RETURN(*b, backend_->Allocate(elems * kv_elem));
     return absl::OkStatus();
@@ -106,6 +109,24 @@ void SlotStore::ResetSlot(int slot) {
                                  conv_floats_ * sizeof(float));
     backend_->CopyDeviceToDevice(ssm_[i].f32() + ssm_floats_ * slot, snap_ssm_[i].data(),
                                  ssm_floats_ * sizeof(float));
+  }
+}
+
+void SlotStore::CopySlot(int from, int to) {
+  if (from == to) return;
+  const size_t kw = config_.kv_width_k(), vw = config_.kv_width_v();
+  for (int i = 0; i < config_.num_hidden_layers; ++i) {
+    backend_->CopyDeviceToDevice(conv_[i].f32() + conv_floats_ * to,
+                                 conv_[i].f32() + conv_floats_ * from, conv_floats_ * 4);
+    backend_->CopyDeviceToDevice(ssm_[i].f32() + ssm_floats_ * to,
+                                 ssm_[i].f32() + ssm_floats_ * from, ssm_floats_ * 4);
+    if (!config_.is_kv_producer(i)) continue;
+    const size_t k_bytes = static_cast<size_t>(slots_view_.capacity[i]) * kw * kv_elem_;
+    const size_t v_bytes = static_cast<size_t>(slots_view_.capacity[i]) * vw * kv_elem_;
+    uint8_t* k = static_cast<uint8_t*>(ring_k_[i].data());
+    uint8_t* v = static_cast<uint8_t*>(ring_v_[i].data());
+    backend_->CopyDeviceToDevice(k + k_bytes * to, k + k_bytes * from, k_bytes);
+    backend_->CopyDeviceToDevice(v + v_bytes * to, v + v_bytes * from, v_bytes);
   }
 }
 

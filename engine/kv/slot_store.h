@@ -44,6 +44,10 @@ class SlotStore {
   // Zeroes `slot`'s conv and SSM state (before recomputing the meta tokens in it).
   void ClearSlot(int slot);
 
+  // Copies slot `from`'s conv, SSM and K/V ring state into slot `to` (forks a sequence).
+  // REQUIRES: both in range.
+  void CopySlot(int from, int to);
+
   size_t bytes_per_slot() const { return bytes_per_slot_; }
   size_t shared_prefix_bytes() const { return prefix_bytes_; }
 
@@ -54,6 +58,7 @@ class SlotStore {
   HymbaConfig config_;
   Backend* backend_;
   size_t conv_floats_ = 0, ssm_floats_ = 0;  // per slot per layer
+  size_t kv_elem_ = sizeof(float);           // bytes per K/V value
   std::vector<DeviceBuffer> conv_, ssm_, ring_k_, ring_v_, prefix_k_, prefix_v_;
   std::vector<DeviceBuffer> snap_conv_, snap_ssm_;
   StateView slots_view_;

@@ -21,6 +21,7 @@ std::unique_ptr<HymbaEngine> MakeEngine(const std::string& preset, int slots,
                                         bool recompute = false, bool kv_bf16 = false) {
   EngineOptions o;
   o.model_dir = testing::TinyModelDir(preset);
+  o.backend.device = "cpu";  // tests/gpu holds the CUDA counterparts (other tolerances)
   o.backend.precision = "f32";
   o.backend.threads = 2;
   o.max_slots = slots;

@@ -94,6 +94,7 @@ TEST(EngineValidationTest, BadOptionsFailClearly) {
 }
 
 TEST(EngineValidationTest, CudaWithoutGpuOrBuildIsUnavailableNotACrash) {
+  if (CudaDevicePresent()) GTEST_SKIP() << "a GPU is present (tests/gpu covers the CUDA engine)";
   EngineOptions o = Options();
   o.backend.device = "cuda";
   auto r = HymbaEngine::Create(o);

@@ -6,7 +6,11 @@
 
 namespace hymba::testing {
 
-std::string TestDataDir() { return HYMBA_TESTDATA_DIR; }
+std::string TestDataDir() {
+  // Test binaries carried to another machine (benchmarks/gpu) find their checkpoints there.
+  const char* moved = std::getenv("HYMBA_TESTDATA");
+  return moved != nullptr && *moved != '\0' ? moved : HYMBA_TESTDATA_DIR;
+}
 std::string TinyModelDir(const std::string& preset) { return TestDataDir() + "/" + preset; }
 std::string SourceDir() { return HYMBA_SOURCE_DIR; }
 

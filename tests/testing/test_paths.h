@@ -7,9 +7,10 @@
 
 namespace hymba::testing {
 
-// `<build>/testdata/<preset>`, e.g. TinyModelDir("tiny-a").
+// `<build>/testdata/<preset>`, e.g. TinyModelDir("tiny-a"); $HYMBA_TESTDATA replaces
+// `<build>/testdata` when set.
 std::string TinyModelDir(const std::string& preset);
-// The build's testdata folder.
+// The build's testdata folder (or $HYMBA_TESTDATA).
 std::string TestDataDir();
 // The repository root.
 std::string SourceDir();

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_format.h"
 #include "engine/base/status_macros.h"
@@ -22,6 +23,17 @@ double PeakRssMiB() {
 }  // namespace
 
 absl::Status RunBench(CliArgs& args) {
+  if (args.Has("context")) {
+    HY_ASSIGN_OR_RETURN(std::vector<int> batches, args.IntList("batch"));
+    HY_ASSIGN_OR_RETURN(std::vector<int> contexts, args.IntList("context"));
+    HY_ASSIGN_OR_RETURN(engine::EngineOptions options, EngineOptionsFromArgs(args, "auto", 1));
+    HY_ASSIGN_OR_RETURN(int gen_len, args.IntOr("gen-len", 32));
+    HY_ASSIGN_OR_RETURN(int prefill_seqs, args.IntOr("prefill-seqs", 1 << 30));
+    HY_ASSIGN_OR_RETURN(int prefill_chunk, args.IntOr("prefill-chunk", 8192));
+    HY_ASSIGN_OR_RETURN(int seed, args.IntOr("seed", 0));
+    HY_RETURN_IF_ERROR(args.Finish());
+    return RunContextBench(options, batches, contexts, gen_len, prefill_seqs, prefill_chunk, seed);
+  }
   HY_ASSIGN_OR_RETURN(int batch, args.IntOr("batch", 1));
   HY_ASSIGN_OR_RETURN(engine::EngineOptions options, EngineOptionsFromArgs(args, "auto", batch));
   HY_ASSIGN_OR_RETURN(int prompt_len, args.IntOr("prompt-len", 128));

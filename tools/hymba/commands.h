@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "engine/hymba_engine.h"
@@ -24,6 +25,12 @@ absl::Status RunHealth(CliArgs& args);
 // Requests through the engine loop with `concurrency` clients; prints JSON.
 absl::Status RunServingBench(const engine::EngineOptions& options, int requests, int concurrency,
                              int prompt_len, int gen_len, int seed);
+
+// Prefill and decode throughput over batch sizes x context lengths on one engine; prints one JSON
+// line per pair (context_bench.cc).
+absl::Status RunContextBench(engine::EngineOptions options, const std::vector<int>& batches,
+                             const std::vector<int>& contexts, int gen_len, int prefill_seqs,
+                             int prefill_chunk, int seed);
 
 // Seconds on the monotonic clock, for the benchmarks' timings.
 double NowSeconds();

@@ -21,6 +21,8 @@ constexpr char kUsage[] =
     "   --max-slots S --max-seq-len L --kv-cache f32|bf16)\n"
     "  bench    --model DIR --batch B --prompt-len P --gen-len G [--precision P] [--threads N]\n"
     "  bench    --model DIR --requests R --concurrency C --prompt-len P --gen-len G  (serving)\n"
+    "  bench    --model DIR --batch 1,32,128 --context 1024,8192 [--gen-len G] [--prefill-seqs P]\n"
+    "           [--prefill-chunk T]  (batch x context matrix, one engine)\n"
     "  client   [--address localhost:50051] (--prompt TEXT | --tokens IDS) [--max-tokens N]\n"
     "           [--chat [--system TEXT]] [--unary] [--json] [--temperature T] [--seed S] ...\n"
     "  loadgen  [--address localhost:50051] (--concurrency C | --rate R [--max-concurrency M])\n"
