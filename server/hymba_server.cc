@@ -4,47 +4,21 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <netinet/in.h>
-#include <prometheus/exposer.h>
-#include <prometheus/registry.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <exception>
 
 #include "absl/strings/str_cat.h"
 #include "grpc/health/v1/health.pb.h"
+#include "server/metrics_http.h"
 
 namespace hymba::server {
 namespace {
 
 constexpr char kServiceName[] = "hymba.v1.Hymba";
-
-// Stops the metrics HTTP server. Its accept loop only sees the stop request when a connection
-// arrives or its 2 s poll times out, so connections are made until it has stopped.
-void StopExposer(std::unique_ptr<prometheus::Exposer> exposer, const std::string& host, int port) {
-  if (exposer == nullptr) return;
-  std::atomic<bool> stopped{false};
-  std::thread poke([&] {
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    if (inet_pton(AF_INET, host == "0.0.0.0" ? "127.0.0.1" : host.c_str(), &addr.sin_addr) != 1)
-      return;
-    while (!stopped.load()) {
-      const int fd = socket(AF_INET, SOCK_STREAM, 0);
-      if (fd < 0) return;
-      connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr));
-      close(fd);
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-  });
-  exposer.reset();
-  stopped.store(true);
-  poke.join();
-}
 
 }  // namespace
 
@@ -77,20 +51,15 @@ absl::StatusOr<std::unique_ptr<HymbaServer>> HymbaServer::Listen(const ServerOpt
   s->SetServing(false);
 
   if (options.metrics_port >= 0) {
-    const std::string metrics_address = absl::StrCat(options.host, ":", options.metrics_port);
-    try {
-      // Two HTTP workers serve scrapes; civetweb's default of 50 makes stopping take seconds.
-      s->exposer_ = std::make_unique<prometheus::Exposer>(
-          std::vector<std::string>{"listening_ports", metrics_address, "num_threads", "2"});
-    } catch (const std::exception& e) {
+    auto metrics =
+        MetricsHttpServer::Start(options.host, options.metrics_port, s->metrics_.registry());
+    if (!metrics.ok()) {
       s->server_->Shutdown();
       s->server_.reset();
-      return absl::UnavailableError(
-          absl::StrCat("cannot serve metrics on ", metrics_address, ": ", e.what()));
+      return absl::UnavailableError(absl::StrCat("metrics: ", metrics.status().message()));
     }
-    s->exposer_->RegisterCollectable(s->metrics_.registry());
-    const std::vector<int> ports = s->exposer_->GetListeningPorts();
-    s->metrics_port_ = ports.empty() ? options.metrics_port : ports.front();
+    s->metrics_http_ = std::move(metrics).value();
+    s->metrics_port_ = s->metrics_http_->port();
   }
   spdlog::info(
       "listening on {}:{} (health NOT_SERVING until the model is loaded){}", options.host, s->port_,
@@ -180,7 +149,7 @@ void HymbaServer::Drain(absl::Duration timeout) {
     loop = std::move(loop_);
   }
   loop.reset();  // requests still queued end as cancelled
-  StopExposer(std::move(exposer_), options_.host, metrics_port_);
+  metrics_http_.reset();
   spdlog::info("stopped");
 }
 

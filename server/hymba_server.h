@@ -31,10 +31,7 @@
 #include "scheduler/engine_loop.h"
 #include "server/hymba_service.h"
 #include "server/metrics.h"
-
-namespace prometheus {
-class Exposer;
-}
+#include "server/metrics_http.h"
 
 namespace hymba::server {
 
@@ -80,7 +77,7 @@ class HymbaServer {
   std::unique_ptr<engine::TextCodec> codec_;
   std::unique_ptr<scheduler::EngineLoop> loop_;
   std::unique_ptr<grpc::Server> server_;
-  std::unique_ptr<prometheus::Exposer> exposer_;
+  std::unique_ptr<MetricsHttpServer> metrics_http_;
   int port_ = 0;
   int metrics_port_ = -1;
 

@@ -8,7 +8,7 @@
 //
 // Histogram buckets span GPU (milliseconds) and CPU (seconds) latencies.
 //
-// Ownership: owns its registry; an Exposer (or a test) borrows registry().
+// Ownership: owns its registry; the metrics HTTP server (or a test) shares registry().
 // Thread safety: thread-safe.
 #pragma once
 
