@@ -83,8 +83,8 @@ if [ "${SKIP_TESTS:-0}" != 1 ]; then
 
   stage "server: hymba-server --device cuda on tiny-a, health, one request, metrics"
   port=50151 metrics_port=19464
-  "$bundle/bin/hymba-server" --model "$bundle/testdata/tiny-a" --device "${BENCH_DEVICE:-cuda}" --host 127.0.0.1 \
-    --port $port --metrics_port $metrics_port > "$out/server.log" 2>&1 &
+  "$bundle/bin/hymba-server" --model "$bundle/testdata/tiny-a" --device "${BENCH_DEVICE:-cuda}" \
+    --host 127.0.0.1 --port $port --metrics_port $metrics_port > "$out/server.log" 2>&1 &
   server_pid=$!
   serving=0
   for _ in $(seq 60); do
