@@ -8,7 +8,8 @@
 # libraries (and $HYMBA_CUDA_LIBS, set by run.sh) on LD_LIBRARY_PATH.
 #
 # Usage: benchmarks/gpu/pack.sh [build_dir] [out_dir]
-#   build_dir  a HYMBA_WITH_CUDA=ON build with tools/hymba, tests/gpu_test, tests/backend_test
+#   build_dir  a HYMBA_WITH_CUDA=ON build with tools/hymba, server/hymba-server, tests/gpu_test and
+#              tests/backend_test
 #              (default: build-cuda)
 #   out_dir    gets hymba-gpu.tar.gz (default: build-gpu-pack; /build*/ is git-ignored)
 # The unpacked tree is left in build-gpu-stage/hymba-gpu for inspection. Then, on the device
@@ -18,7 +19,7 @@ cd "$(dirname "$0")/../.."
 build=${1:-build-cuda}
 out=${2:-build-gpu-pack}
 stage=build-gpu-stage/hymba-gpu
-binaries=(tools/hymba tests/gpu_test tests/backend_test)
+binaries=(tools/hymba server/hymba-server tests/gpu_test tests/backend_test)
 # Libraries the device provides (see above); matched against ldd's left-hand names.
 excluded='^(linux-vdso|ld-linux|libc\.so|libm\.so|libpthread\.so|libdl\.so|librt\.so|libresolv\.so|libstdc\+\+\.so|libgcc_s\.so|libcuda\.so|libcublas\.so|libcublasLt\.so|libcudart\.so)'
 cuda_libs=${HYMBA_CUDA_LIBS:-/usr/local/cuda/lib64}
@@ -26,7 +27,7 @@ cuda_libs=${HYMBA_CUDA_LIBS:-/usr/local/cuda/lib64}
 for b in "${binaries[@]}"; do
   [ -x "$build/$b" ] || { echo "pack: $build/$b is missing (build it first)" >&2; exit 1; }
 done
-LD_LIBRARY_PATH="$cuda_libs" ldd "$build/tests/gpu_test" | grep -q libcublas ||
+grep -qa "libcublas.so." "$build/tests/gpu_test" ||
   echo "pack: warning: $build may not be a CUDA build" >&2
 rm -rf "$stage" && mkdir -p "$stage"/{bin,libexec,lib,testdata}
 for b in "${binaries[@]}"; do

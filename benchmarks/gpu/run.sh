@@ -4,8 +4,9 @@
 #   1. unpack, find the device's cuBLAS, check that every binary's libraries resolve;
 #   2. stop here, with exit code 3, when there is no GPU;
 #   3. GPU tests: backend op tests (CUDA against naive references), gpu_test (CUDA against the CPU
-#      backend: ops on model shapes, whole-model logits, greedy decode, batch invariance), and the
-#      engine on CUDA against the float64 numpy reference (tests/reference) through the CLI;
+#      backend: ops on model shapes, whole-model logits, greedy decode, batch invariance), the
+#      engine on CUDA against the float64 numpy reference (tests/reference) through the CLI, and
+#      hymba-server on CUDA (health, one request, the metrics endpoint);
 #   4. the machine's ceilings: device-to-device copy bandwidth and bf16 matmul rate (PyTorch);
 #   5. a Hymba-1.5B-shaped random bf16 checkpoint (tools/make_checkpoint.py);
 #   6. `hymba bench` over batch 1/32/128 x context 1K/8K on CUDA, bf16 weights and K/V;
@@ -16,7 +17,8 @@
 # Usage: benchmarks/gpu/run.sh [pack_dir]   (default build-gpu-pack)
 # Env: SKIP_TESTS=1, SKIP_BENCH=1, BATCHES=1,32,128, CONTEXTS=1024,8192, GEN_LEN=32,
 #      PREFILL_SEQS=4 (sequences prefilled per matrix cell; the other slots are forked from them),
-#      BENCH_PRESET=hymba-1.5b and BENCH_DEVICE=cuda (other values only to dry-run this script).
+#      BENCH_PRESET=hymba-1.5b and BENCH_DEVICE=cuda (device of the server and the benchmark; other
+#      values only to dry-run this script).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 repo=$PWD
@@ -78,6 +80,28 @@ if [ "${SKIP_TESTS:-0}" != 1 ]; then
   rc=$?
   tail -n 15 "$out/reference_test.log"
   [ "$rc" = 0 ] || failures+=("reference_test (exit $rc)")
+
+  stage "server: hymba-server --device cuda on tiny-a, health, one request, metrics"
+  port=50151 metrics_port=19464
+  "$bundle/bin/hymba-server" --model "$bundle/testdata/tiny-a" --device "${BENCH_DEVICE:-cuda}" \
+    --host 127.0.0.1 --port $port --metrics_port $metrics_port > "$out/server.log" 2>&1 &
+  server_pid=$!
+  serving=0
+  for _ in $(seq 60); do
+    if "$bundle/bin/hymba" health --address 127.0.0.1:$port > /dev/null 2>&1; then serving=1; break; fi
+    sleep 0.5
+  done
+  if [ "$serving" = 1 ] &&
+      timeout 30 "$bundle/bin/hymba" client --address 127.0.0.1:$port --tokens 5,6,7 \
+        --max-tokens 8 --json &&
+      python3 -c "import urllib.request as u; t = u.urlopen('http://127.0.0.1:$metrics_port/metrics').read().decode(); assert 'hymba_' in t; print('metrics ok,', len(t), 'bytes')"; then
+    :
+  else
+    failures+=("server smoke")
+  fi
+  kill "$server_pid" 2> /dev/null
+  wait "$server_pid" 2> /dev/null
+  tail -n 5 "$out/server.log"
 fi
 
 if [ "${SKIP_BENCH:-0}" != 1 ]; then

@@ -38,10 +38,11 @@ absl::StatusOr<std::unique_ptr<CudaBackend>> CudaBackend::Create(
   // From here on the backend owns the stream (its destructor releases it).
   std::unique_ptr<CudaBackend> backend(new CudaBackend(std::move(impl)));
   Impl& s = *backend->impl_;
-  HY_RETURN_IF_ERROR(cuda::CublasStatus(cublasCreate(&s.cublas), "cublasCreate"));
-  HY_RETURN_IF_ERROR(cuda::CublasStatus(cublasSetStream(s.cublas, s.stream), "cublasSetStream"));
-  HY_RETURN_IF_ERROR(
-      cuda::CublasStatus(cublasSetMathMode(s.cublas, CUBLAS_DEFAULT_MATH), "cublasSetMathMode"));
+  HY_ASSIGN_OR_RETURN(s.blas, cuda::CublasApi::Load());
+  HY_RETURN_IF_ERROR(cuda::CublasStatus(s.blas->create(&s.cublas), "cublasCreate"));
+  HY_RETURN_IF_ERROR(cuda::CublasStatus(s.blas->set_stream(s.cublas, s.stream), "cublasSetStream"));
+  HY_RETURN_IF_ERROR(cuda::CublasStatus(s.blas->set_math_mode(s.cublas, CUBLAS_DEFAULT_MATH),
+                                        "cublasSetMathMode"));
   s.uploads = std::make_unique<cuda::IndexUploads>(&s.pool, s.stream);
   return backend;
 }
@@ -56,7 +57,7 @@ CudaBackend::~CudaBackend() {
   for (int k = 0; k < Impl::kScratchKinds; ++k)
     if (s.scratch[k] != nullptr) s.pool.Release(s.scratch[k]);
   s.pool.Trim();
-  if (s.cublas != nullptr) cublasDestroy(s.cublas);
+  if (s.cublas != nullptr) s.blas->destroy(s.cublas);
   if (s.stream != nullptr) cudaStreamDestroy(s.stream);
 }
 
@@ -153,8 +154,8 @@ void CudaBackend::Gemm(const float* x, int ld_x, int m, const PackedWeight& w, f
         impl_->Scratch(Impl::kGemmInput, static_cast<size_t>(m) * weight.k() * 2));
     if (x_bf16 == nullptr) return;
   }
-  impl_->Record(
-      weight.Apply(impl_->cublas, impl_->stream, x, ld_x, m, y, ld_y, accumulate, x_bf16));
+  impl_->Record(weight.Apply(*impl_->blas, impl_->cublas, impl_->stream, x, ld_x, m, y, ld_y,
+                             accumulate, x_bf16));
 }
 
 }  // namespace hymba::engine

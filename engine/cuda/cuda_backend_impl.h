@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "engine/cuda/cublas_api.h"
 #include "engine/cuda/cuda_backend.h"
 #include "engine/cuda/cuda_status.h"
 #include "engine/cuda/device_pool.h"
@@ -29,6 +30,7 @@ struct CudaBackend::Impl {
   int multiprocessors = 1;
   size_t shared_optin = 48 * 1024;  // dynamic shared memory a block may opt into
   cudaStream_t stream = nullptr;
+  const cuda::CublasApi* blas = nullptr;  // cuBLAS, loaded at Create
   cublasHandle_t cublas = nullptr;
   cuda::DevicePool pool;
   std::unique_ptr<cuda::IndexUploads> uploads;

@@ -17,6 +17,7 @@
 
 #include "absl/status/status.h"
 #include "engine/api/backend.h"
+#include "engine/cuda/cublas_api.h"
 
 namespace hymba::engine::cuda {
 
@@ -33,8 +34,9 @@ class CudaWeight final : public PackedWeight {
 
   // y[m, n] = x[m, k]·Wᵀ (+ y when accumulate). `x_bf16` is scratch of at least m·k bf16 values
   // (bf16 precision only). REQUIRES: m > 0, ld_x >= k, ld_y >= n.
-  absl::Status Apply(cublasHandle_t cublas, cudaStream_t stream, const float* x, int ld_x, int m,
-                     float* y, int ld_y, bool accumulate, uint16_t* x_bf16) const;
+  absl::Status Apply(const CublasApi& blas, cublasHandle_t cublas, cudaStream_t stream,
+                     const float* x, int ld_x, int m, float* y, int ld_y, bool accumulate,
+                     uint16_t* x_bf16) const;
 
  private:
   DeviceBuffer data_;  // [n, k] bf16 or fp32
