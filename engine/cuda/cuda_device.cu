@@ -19,7 +19,10 @@ int DeviceCount() {
 std::string DescribeDevice(int index) {
   cudaDeviceProp prop;
   const cudaError_t err = cudaGetDeviceProperties(&prop, index);
-  if (err != cudaSuccess) return std::string("no CUDA device: ") + cudaGetErrorString(err);
+  if (err != cudaSuccess) {
+    return std::string("no usable CUDA device (") + cudaGetErrorString(err) +
+           "; is an NVIDIA GPU with its driver present?)";
+  }
   char buf[64];
   std::snprintf(buf, sizeof(buf), ", sm_%d%d, %.0f GiB)", prop.major, prop.minor,
                 prop.totalGlobalMem / 1073741824.0);
