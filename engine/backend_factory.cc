@@ -47,8 +47,7 @@ absl::StatusOr<std::unique_ptr<Backend>> CreateBackend(const BackendOptions& opt
     }
 #if HYMBA_WITH_CUDA
     if (!CudaDevicePresent())
-      return absl::NotFoundError(
-          absl::StrCat("device 'cuda': no usable GPU (", cuda::DescribeDevice(0), ")"));
+      return absl::NotFoundError(absl::StrCat("device 'cuda': ", cuda::DescribeDevice(0)));
     HY_ASSIGN_OR_RETURN(Precision precision, ResolvePrecision(options.precision, device));
     CudaBackendOptions cuda_options;
     cuda_options.precision = precision;

@@ -49,6 +49,12 @@ WRAP
       strip --strip-unneeded "$stage/lib/$soname" 2>/dev/null || true
     done
 done
+# This machine's C++ runtime, used on the device only if its own is older (run.sh decides).
+mkdir -p "$stage/lib-cxx"
+for soname in libstdc++.so.6 libgcc_s.so.1; do
+  path=$(ldd "$build/tools/hymba" | awk -v n="$soname" '$1 == n {print $3}')
+  [ -n "$path" ] && cp -L "$path" "$stage/lib-cxx/$soname"
+done
 for preset in tiny-a tiny-b tiny-c tiny-d tiny-e; do
   cp -r "$build/testdata/$preset" "$stage/testdata/"
 done

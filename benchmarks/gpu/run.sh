@@ -44,17 +44,26 @@ done
 [ -n "$cuda_libs" ] || { echo "run: libcublas.so.13 not found (CUDA 13 toolkit or nvidia-cublas wheel)" >&2; exit 2; }
 export HYMBA_CUDA_LIBS=$cuda_libs
 echo "cuBLAS from $cuda_libs"
+unresolved() {  # prints what the bundled binaries cannot load with the current library path
+  for b in "$bundle"/libexec/*; do
+    LD_LIBRARY_PATH="$bundle/lib:$HYMBA_CUDA_LIBS" ldd "$b" 2>&1 | grep -E "not found" |
+      sed "s|^|$(basename "$b"): |"
+  done
+}
+if unresolved | grep -E "GLIBCXX|CXXABI|libstdc|libgcc_s" > /dev/null; then
+  echo "this machine's C++ runtime is older than the build machine's: using the bundled one"
+  export HYMBA_CUDA_LIBS=$cuda_libs:$bundle/lib-cxx
+fi
 missing=0
-for b in "$bundle"/libexec/*; do
-  if LD_LIBRARY_PATH="$bundle/lib:$cuda_libs" ldd "$b" 2>&1 | grep -E "not found|version .* not found"; then
-    echo "run: $(basename "$b") has unresolved libraries (above)" >&2
-    missing=1
-  fi
-done
+if [ -n "$(unresolved)" ]; then
+  unresolved
+  echo "run: the binaries have unresolved libraries (above)" >&2
+  missing=1
+fi
 [ "$missing" = 0 ] || exit 2
 
 stage "GPU"
-if ! command -v nvidia-smi > /dev/null || ! nvidia-smi -L 2>/dev/null | grep -q "^GPU"; then
+if ! command -v nvidia-smi > /dev/null || ! nvidia-smi -L 2>/dev/null | grep "^GPU" > /dev/null; then
   echo "run: no NVIDIA GPU on this machine (nvidia-smi lists none): the tests and benchmark need" \
        "the device machine. Everything before this point is ready." >&2
   exit 3

@@ -1,6 +1,7 @@
 #include <cuda_runtime.h>
 
 #include <cstdio>
+#include <string>
 
 #include "engine/cuda/cuda_device.h"
 
@@ -18,11 +19,14 @@ int DeviceCount() {
 std::string DescribeDevice(int index) {
   cudaDeviceProp prop;
   const cudaError_t err = cudaGetDeviceProperties(&prop, index);
-  if (err != cudaSuccess) return std::string("no CUDA device: ") + cudaGetErrorString(err);
-  char buf[256];
-  std::snprintf(buf, sizeof(buf), "cuda:%d (%s, sm_%d%d, %.0f GiB)", index, prop.name, prop.major,
-                prop.minor, prop.totalGlobalMem / 1073741824.0);
-  return buf;
+  if (err != cudaSuccess) {
+    return std::string("no usable CUDA device (") + cudaGetErrorString(err) +
+           "; is an NVIDIA GPU with its driver present?)";
+  }
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), ", sm_%d%d, %.0f GiB)", prop.major, prop.minor,
+                prop.totalGlobalMem / 1073741824.0);
+  return "cuda:" + std::to_string(index) + " (" + prop.name + buf;
 }
 
 }  // namespace hymba::engine::cuda

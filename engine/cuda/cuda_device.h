@@ -10,7 +10,7 @@ namespace hymba::engine::cuda {
 
 // Number of usable CUDA devices (0 without a driver or GPU).
 int DeviceCount();
-// "cuda:0 (NVIDIA H200, sm_90, 139 GiB)" or the reason no device is usable.
+// "cuda:0 (NVIDIA H200, sm_90, 139 GiB)", or "no usable CUDA device (<reason>)".
 std::string DescribeDevice(int index);
 
 }  // namespace hymba::engine::cuda

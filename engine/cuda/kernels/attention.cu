@@ -9,8 +9,10 @@
 // score and the V pass. Decode steps use tiles of one row and split the keys over several blocks
 // (flash-decoding); a second kernel merges the splits' partial results.
 //
-// Faster designs left for measurements on the device: bf16 tensor-core MMAs for the score and V
-// products of prefill tiles, 16-byte cache loads with cp.async double buffering for decode.
+// K/V rows reach shared memory through 4-byte cp.async copies, all of a warp's rows in flight at
+// once. Faster designs left for measurements on the device: bf16 tensor-core MMAs for the score
+// and V products of prefill tiles; 16-byte copies, double buffering (copy tile t+1 while
+// computing tile t) and computing on bf16 directly for decode.
 #include <cmath>
 
 #include "engine/api/ring_index.h"
