@@ -9,7 +9,7 @@ namespace hymba::server {
 void CallLog::Done(const grpc::Status& status, const Generation* generation) {
   if (done_) return;
   done_ = true;
-  const char* code = GrpcCodeName(status.error_code());
+  const std::string code = GrpcCodeName(status.error_code());
   const char* reason = generation != nullptr ? generation->finish_reason() : "none";
   if (metrics_ != nullptr) metrics_->OnCallDone(method_, code, reason);
   const double latency = absl::ToDoubleSeconds(absl::Now() - start_);

@@ -8,6 +8,8 @@
 
 #include <vector>
 
+#include "absl/status/status.h"
+
 namespace hymba::server {
 namespace {
 
@@ -142,25 +144,9 @@ void ServerMetrics::OnCallDone(const std::string& method, const std::string& cod
       .Increment();
 }
 
-const char* GrpcCodeName(int code) {
-  static const char* const kNames[] = {"OK",
-                                       "CANCELLED",
-                                       "UNKNOWN",
-                                       "INVALID_ARGUMENT",
-                                       "DEADLINE_EXCEEDED",
-                                       "NOT_FOUND",
-                                       "ALREADY_EXISTS",
-                                       "PERMISSION_DENIED",
-                                       "RESOURCE_EXHAUSTED",
-                                       "FAILED_PRECONDITION",
-                                       "ABORTED",
-                                       "OUT_OF_RANGE",
-                                       "UNIMPLEMENTED",
-                                       "INTERNAL",
-                                       "UNAVAILABLE",
-                                       "DATA_LOSS",
-                                       "UNAUTHENTICATED"};
-  return code >= 0 && code < 17 ? kNames[code] : "UNKNOWN";
+std::string GrpcCodeName(int code) {
+  // gRPC's canonical codes and names are absl's ("OK", "INVALID_ARGUMENT", ...).
+  return absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
 }
 
 }  // namespace hymba::server

@@ -52,6 +52,6 @@ class ServerMetrics final : public scheduler::StatsSink {
 };
 
 // The gRPC status code's canonical name ("OK", "INVALID_ARGUMENT", ...).
-const char* GrpcCodeName(int code);
+std::string GrpcCodeName(int code);
 
 }  // namespace hymba::server

@@ -2,33 +2,16 @@
 
 #include <nlohmann/json.hpp>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
 namespace hymba::tools {
 namespace {
 
+// gRPC's canonical code names are absl's ("INVALID_ARGUMENT", ...): the two share their codes.
 std::string CodeName(grpc::StatusCode code) {
-  static constexpr const char* kNames[] = {"OK",
-                                           "CANCELLED",
-                                           "UNKNOWN",
-                                           "INVALID_ARGUMENT",
-                                           "DEADLINE_EXCEEDED",
-                                           "NOT_FOUND",
-                                           "ALREADY_EXISTS",
-                                           "PERMISSION_DENIED",
-                                           "RESOURCE_EXHAUSTED",
-                                           "FAILED_PRECONDITION",
-                                           "ABORTED",
-                                           "OUT_OF_RANGE",
-                                           "UNIMPLEMENTED",
-                                           "INTERNAL",
-                                           "UNAVAILABLE",
-                                           "DATA_LOSS",
-                                           "UNAUTHENTICATED"};
-  const int i = static_cast<int>(code);
-  if (i >= 0 && i < static_cast<int>(std::size(kNames))) return kNames[i];
-  return absl::StrCat("CODE_", i);
+  return absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
 }
 
 LatencySummary InMs(std::vector<double> seconds) {
