@@ -1,15 +1,10 @@
 #include "server/hymba_server.h"
 
-#include <arpa/inet.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
-#include <netinet/in.h>
 #include <spdlog/spdlog.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <exception>
 
 #include "absl/strings/str_cat.h"
 #include "grpc/health/v1/health.pb.h"
