@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/base/bf16.h"
+#include "engine/cpu/kernels/bf16_panels.h"
 #include "engine/cpu/kernels/gemv_bf16.h"
 
 namespace hymba::engine::cpu {
@@ -39,9 +40,14 @@ constexpr int kGemvPassRows = 4 * kGemvMaxRows;
 // Weights are packed for this row count; oneDNN's blocked layout serves every m.
 constexpr int kPackRows = 16;
 
-// Widened weights for the no-AMX bf16 path, shared by all weights (one GEMM runs at a time).
+// Dense copies of bf16 weights for many-row GEMMs, shared by all weights (one GEMM runs at a
+// time): fp32 without AMX, bf16 with it.
 std::vector<float>& WideScratch() {
   static thread_local std::vector<float> scratch;
+  return scratch;
+}
+std::vector<uint16_t>& DenseBf16Scratch() {
+  static thread_local std::vector<uint16_t> scratch;
   return scratch;
 }
 
@@ -68,9 +74,9 @@ bool CpuHasAmxBf16() {
 
 struct CpuWeight::Impl {
   bool bf16 = false;
-  dnnl::memory::desc weights_desc;  // packed f32, or plain [k, n]"ba" bf16
+  dnnl::memory::desc weights_desc;  // f32 precision: oneDNN's packed layout
   dnnl::memory weights;
-  std::vector<uint16_t> plain_bf16;  // bf16 precision: W [n, k] as in the checkpoint
+  std::unique_ptr<Bf16Panels> panels;  // bf16 precision: W in the GEMV's column panels
   // Primitives by shape: decode batches and prefill chunks repeat the same few row counts.
   struct Key {
     int m, ld_y;
@@ -117,7 +123,7 @@ CpuWeight::CpuWeight(int n, int k, std::unique_ptr<Impl> impl)
 CpuWeight::~CpuWeight() = default;
 
 size_t CpuWeight::bytes() const {
-  return impl_->bf16 ? impl_->plain_bf16.size() * 2 : impl_->weights_desc.get_size();
+  return impl_->bf16 ? impl_->panels->bytes() : impl_->weights_desc.get_size();
 }
 
 absl::StatusOr<std::unique_ptr<CpuWeight>> CpuWeight::Pack(const HostMatrix& src, bool bf16) {
@@ -127,15 +133,14 @@ absl::StatusOr<std::unique_ptr<CpuWeight>> CpuWeight::Pack(const HostMatrix& src
   impl->bf16 = bf16;
   try {
     if (bf16) {
-      impl->plain_bf16.resize(count);
       if (src.is_bf16) {
-        std::memcpy(impl->plain_bf16.data(), src.data, count * 2);
+        impl->panels = std::make_unique<Bf16Panels>(static_cast<const uint16_t*>(src.data), n, k);
       } else {
+        std::vector<uint16_t> rounded(count);
         const float* f = static_cast<const float*>(src.data);
-        for (size_t i = 0; i < count; ++i) impl->plain_bf16[i] = F32ToBf16Bits(f[i]);
+        for (size_t i = 0; i < count; ++i) rounded[i] = F32ToBf16Bits(f[i]);
+        impl->panels = std::make_unique<Bf16Panels>(rounded.data(), n, k);
       }
-      impl->weights_desc = dnnl::memory::desc({k, n}, dt::bf16, tag::ba);
-      impl->weights = dnnl::memory(impl->weights_desc, CpuEngine(), impl->plain_bf16.data());
     } else {
       dnnl::matmul::primitive_desc pd(
           dnnl::matmul::desc(dnnl::memory::desc({kPackRows, k}, dt::f32, tag::ab),
@@ -162,7 +167,7 @@ void CpuWeight::Apply(const float* x, int ld_x, int m, float* y, int ld_y, bool 
   if (impl_->bf16 && m <= kGemvPassRows && GemvBf16Available()) {
     // Up to kGemvMaxRows rows per pass over the weights.
     for (int r = 0; r < m; r += kGemvMaxRows)
-      GemvBf16(impl_->plain_bf16.data(), n_, k_, x + static_cast<size_t>(r) * ld_x, ld_x,
+      GemvBf16(*impl_->panels, x + static_cast<size_t>(r) * ld_x, ld_x,
                std::min(kGemvMaxRows, m - r), y + static_cast<size_t>(r) * ld_y, ld_y, accumulate);
     return;
   }
@@ -193,17 +198,23 @@ void CpuWeight::Apply(const float* x, int ld_x, int m, float* y, int ld_y, bool 
   }
   dnnl::memory weights = impl_->weights;
   dnnl::memory::desc wdesc = impl_->weights_desc;
-  if (impl_->bf16 && !amx_bf16) {
-    // Widen W to fp32 for the f32 matmul (cheap next to a many-row GEMM).
+  if (impl_->bf16) {
+    // A dense Wᵀ [k, n] for oneDNN (cheap next to a many-row GEMM): bf16 for AMX, else widened
+    // to fp32 for the f32 matmul.
     const size_t count = static_cast<size_t>(n_) * k_;
-    std::vector<float>& wide = WideScratch();
-    if (wide.size() < count) wide.resize(count);
-    const uint16_t* w = impl_->plain_bf16.data();
-    uint32_t* out = reinterpret_cast<uint32_t*>(wide.data());
-#pragma omp parallel for simd schedule(static)
-    for (size_t i = 0; i < count; ++i) out[i] = static_cast<uint32_t>(w[i]) << 16;
-    wdesc = dnnl::memory::desc({k_, n_}, dt::f32, tag::ba);
-    weights = dnnl::memory(wdesc, CpuEngine(), wide.data());
+    if (amx_bf16) {
+      std::vector<uint16_t>& dense = DenseBf16Scratch();
+      if (dense.size() < count) dense.resize(count);
+      UnpackBf16Panels(*impl_->panels, dense.data());
+      wdesc = dnnl::memory::desc({k_, n_}, dt::bf16, tag::ab);
+      weights = dnnl::memory(wdesc, CpuEngine(), dense.data());
+    } else {
+      std::vector<float>& wide = WideScratch();
+      if (wide.size() < count) wide.resize(count);
+      WidenBf16Panels(*impl_->panels, wide.data());
+      wdesc = dnnl::memory::desc({k_, n_}, dt::f32, tag::ab);
+      weights = dnnl::memory(wdesc, CpuEngine(), wide.data());
+    }
   }
   const Impl::Matmul& mm = impl_->Primitive(m, k_, n_, ld_y, src_type, accumulate, wdesc);
   dnnl::memory src_mem(dnnl::memory::desc({m, k_}, src_type, tag::ab), CpuEngine(),

@@ -1,11 +1,13 @@
 // y = x·Wᵀ on the CPU. Activations are fp32 and accumulation is fp32 in every path.
 //
 // f32 precision: W is packed once into oneDNN's preferred blocked f32 layout; oneDNN matmul.
-// bf16 precision: W stays bf16 in its checkpoint layout [n, k] (half the bytes to stream):
+// bf16 precision: W stays bf16 (half the bytes to stream), in the GEMV's column panels
+// (bf16_panels.h):
 //   - up to 4·kGemvMaxRows rows (decode batches): the GEMV kernel in gemv_bf16.cc, in passes of
 //     kGemvMaxRows rows;
-//   - more rows, CPU with AMX: oneDNN bf16 matmul (x rounded to bf16 — so there, and only there,
-//     a sequence's logits can differ by bf16 rounding between small and large batches);
+//   - more rows, CPU with AMX: W is unpacked to a dense bf16 scratch and oneDNN's bf16 matmul
+//     runs (x rounded to bf16 — so there, and only there, a sequence's logits can differ by bf16
+//     rounding between small and large batches);
 //   - more rows, no AMX: W is widened to fp32 into a scratch buffer and oneDNN's f32 matmul runs,
 //     which is twice as fast as AVX512-BF16 dot products on such CPUs (benchmarks/gemm_peak).
 //

@@ -2,6 +2,11 @@
 
 #include <immintrin.h>
 
+#include <vector>
+
+// GCC 12 flags the deliberately undefined pass-through operand inside _mm512_slli_epi32.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
 namespace hymba::engine::cpu {
 
 bool GemvBf16Available() {
@@ -11,99 +16,106 @@ bool GemvBf16Available() {
 
 namespace {
 
-// Measured on this machine kind: 192-256 elements ahead keeps DRAM busy while the FMAs of
-// a few activation rows run (a 5-8 row step went from 4.4 to 2.7 ms on a [11008, 1600] weight).
-constexpr int kPrefetchElements = 192;
+// How far ahead of the FMAs each thread prefetches its weight stream, in pairs (128 bytes each).
+// On this machine kind 4-6 KiB ahead did best at 4-8 rows (benchmarks/gemv_bf16; 1-2 KiB lost
+// 10-20% there); one row is insensitive to it.
+constexpr int kPrefetchPairs = 40;
 
-inline __m512 LoadBf16(const uint16_t* p) {
-  return _mm512_castsi512_ps(_mm512_slli_epi32(
-      _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))), 16));
-}
-
-inline __m512 LoadBf16Masked(const uint16_t* p, __mmask16 mask) {
-  return _mm512_castsi512_ps(
-      _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(mask, p)), 16));
-}
-
-// R weight rows × M activation rows: R·M accumulators of 16 lanes, 16 weights per step.
-template <int R, int M>
-void Tile(const uint16_t* w, int rows, int k, const float* x, int ld_x, float* y, int ld_y,
-          bool acc) {
-  __m512 sum[R][M];
-  for (int r = 0; r < R; ++r)
-    for (int m = 0; m < M; ++m) sum[r][m] = _mm512_setzero_ps();
-  const uint16_t* wr[R];
-  for (int r = 0; r < R; ++r) wr[r] = w + static_cast<size_t>(r < rows ? r : 0) * k;
-  int c = 0;
-  for (; c + 16 <= k; c += 16) {
-    __m512 wv[R];
-    for (int r = 0; r < R; ++r) {
-      // Each row is its own stream: prefetch it explicitly, the hardware does not run far enough
-      // ahead once the FMAs of several activation rows slow the loop down.
-      _mm_prefetch(reinterpret_cast<const char*>(wr[r] + c + kPrefetchElements), _MM_HINT_T0);
-      wv[r] = LoadBf16(wr[r] + c);
+// One panel (32 output columns) against M activation rows. xt holds the activations by pair:
+// xt[(2p + h)·M + r] = x[r, 2p + h]. S = 2 splits even and odd k into separate accumulators so
+// that one or two rows still have enough independent FMA chains to keep up with memory.
+template <int M, int S>
+void Panel(const uint32_t* w, int pairs, const float* xt, int cols, float* y, int ld_y, bool acc) {
+  __m512 sum[S][M][2];
+  for (int s = 0; s < S; ++s)
+    for (int r = 0; r < M; ++r) sum[s][r][0] = sum[s][r][1] = _mm512_setzero_ps();
+  const __m512i high = _mm512_set1_epi32(static_cast<int>(0xFFFF0000u));
+  for (int p = 0; p < pairs; ++p, w += kPanelCols, xt += 2 * M) {
+    _mm_prefetch(reinterpret_cast<const char*>(w + kPrefetchPairs * kPanelCols), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(w + kPrefetchPairs * kPanelCols + 16), _MM_HINT_T0);
+    const __m512i a = _mm512_load_si512(w), b = _mm512_load_si512(w + 16);
+    const __m512 a_even = _mm512_castsi512_ps(_mm512_slli_epi32(a, 16));
+    const __m512 b_even = _mm512_castsi512_ps(_mm512_slli_epi32(b, 16));
+    const __m512 a_odd = _mm512_castsi512_ps(_mm512_and_si512(a, high));
+    const __m512 b_odd = _mm512_castsi512_ps(_mm512_and_si512(b, high));
+    for (int r = 0; r < M; ++r) {
+      const __m512 xe = _mm512_set1_ps(xt[r]);
+      sum[0][r][0] = _mm512_fmadd_ps(a_even, xe, sum[0][r][0]);
+      sum[0][r][1] = _mm512_fmadd_ps(b_even, xe, sum[0][r][1]);
     }
-    for (int m = 0; m < M; ++m) {
-      const __m512 xv = _mm512_loadu_ps(x + static_cast<size_t>(m) * ld_x + c);
-      for (int r = 0; r < R; ++r) sum[r][m] = _mm512_fmadd_ps(wv[r], xv, sum[r][m]);
+    for (int r = 0; r < M; ++r) {
+      const __m512 xo = _mm512_set1_ps(xt[M + r]);
+      sum[S - 1][r][0] = _mm512_fmadd_ps(a_odd, xo, sum[S - 1][r][0]);
+      sum[S - 1][r][1] = _mm512_fmadd_ps(b_odd, xo, sum[S - 1][r][1]);
     }
   }
-  if (c < k) {
-    const __mmask16 mask = static_cast<__mmask16>((1u << (k - c)) - 1u);
-    __m512 xv[M];
-    for (int m = 0; m < M; ++m)
-      xv[m] = _mm512_maskz_loadu_ps(mask, x + static_cast<size_t>(m) * ld_x + c);
-    for (int r = 0; r < R; ++r) {
-      const __m512 wv = LoadBf16Masked(wr[r] + c, mask);
-      for (int m = 0; m < M; ++m) sum[r][m] = _mm512_fmadd_ps(wv, xv[m], sum[r][m]);
+  const __mmask16 mask0 = cols >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << cols) - 1u);
+  const __mmask16 mask1 =
+      cols >= 32 ? 0xFFFF : cols <= 16 ? 0 : static_cast<__mmask16>((1u << (cols - 16)) - 1u);
+  for (int r = 0; r < M; ++r) {
+    __m512 v0 = sum[0][r][0], v1 = sum[0][r][1];
+    if (S == 2) {
+      v0 = _mm512_add_ps(v0, sum[S - 1][r][0]);
+      v1 = _mm512_add_ps(v1, sum[S - 1][r][1]);
     }
+    float* out = y + static_cast<size_t>(r) * ld_y;
+    if (acc) {
+      v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(mask0, out));
+      v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(mask1, out + 16));
+    }
+    _mm512_mask_storeu_ps(out, mask0, v0);
+    _mm512_mask_storeu_ps(out + 16, mask1, v1);
   }
-  for (int r = 0; r < rows; ++r)
-    for (int m = 0; m < M; ++m) {
-      const float v = _mm512_reduce_add_ps(sum[r][m]);
-      float& out = y[static_cast<size_t>(m) * ld_y + r];
-      out = acc ? out + v : v;
-    }
 }
 
-template <int R, int M>
-void Run(const uint16_t* w, int n, int k, const float* x, int ld_x, float* y, int ld_y, bool acc) {
-  const int tiles = (n + R - 1) / R;
+template <int M, int S>
+void Run(const Bf16Panels& w, const float* xt, float* y, int ld_y, bool acc) {
+  const int panels = w.panels(), pairs = w.pairs(), n = w.n();
 #pragma omp parallel for schedule(static)
-  for (int t = 0; t < tiles; ++t) {
-    const int j = t * R;
-    Tile<R, M>(w + static_cast<size_t>(j) * k, n - j < R ? n - j : R, k, x, ld_x, y + j, ld_y, acc);
+  for (int b = 0; b < panels; ++b) {
+    const int col = b * kPanelCols;
+    Panel<M, S>(w.panel(b), pairs, xt, n - col < kPanelCols ? n - col : kPanelCols, y + col, ld_y,
+                acc);
   }
 }
 
 }  // namespace
 
-void GemvBf16(const uint16_t* w, int n, int k, const float* x, int ld_x, int m, float* y, int ld_y,
+void GemvBf16(const Bf16Panels& w, const float* x, int ld_x, int m, float* y, int ld_y,
               bool accumulate) {
+  // The activations by pair (zero past k), so that each pair's broadcasts share a cache line.
+  static thread_local std::vector<float> xt;
+  const int k = w.k(), pairs = w.pairs();
+  xt.assign(static_cast<size_t>(pairs) * 2 * m, 0.0f);
+  for (int r = 0; r < m; ++r) {
+    const float* row = x + static_cast<size_t>(r) * ld_x;
+    for (int c = 0; c < k; ++c) xt[static_cast<size_t>(c) * m + r] = row[c];
+  }
+  const float* t = xt.data();
   switch (m) {
     case 1:
-      Run<8, 1>(w, n, k, x, ld_x, y, ld_y, accumulate);
+      Run<1, 2>(w, t, y, ld_y, accumulate);
       break;
     case 2:
-      Run<4, 2>(w, n, k, x, ld_x, y, ld_y, accumulate);
+      Run<2, 2>(w, t, y, ld_y, accumulate);
       break;
     case 3:
-      Run<4, 3>(w, n, k, x, ld_x, y, ld_y, accumulate);
+      Run<3, 2>(w, t, y, ld_y, accumulate);
       break;
     case 4:
-      Run<4, 4>(w, n, k, x, ld_x, y, ld_y, accumulate);
+      Run<4, 2>(w, t, y, ld_y, accumulate);
       break;
     case 5:
-      Run<4, 5>(w, n, k, x, ld_x, y, ld_y, accumulate);
+      Run<5, 1>(w, t, y, ld_y, accumulate);
       break;
     case 6:
-      Run<4, 6>(w, n, k, x, ld_x, y, ld_y, accumulate);
+      Run<6, 1>(w, t, y, ld_y, accumulate);
       break;
     case 7:
-      Run<4, 7>(w, n, k, x, ld_x, y, ld_y, accumulate);
+      Run<7, 1>(w, t, y, ld_y, accumulate);
       break;
     default:
-      Run<4, 8>(w, n, k, x, ld_x, y, ld_y, accumulate);
+      Run<8, 1>(w, t, y, ld_y, accumulate);
       break;
   }
 }

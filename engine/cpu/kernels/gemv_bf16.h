@@ -1,12 +1,12 @@
-// Small-batch y = x·Wᵀ for bf16 weights in their checkpoint layout (row-major [n, k]): each
-// weight row is read exactly once, widened to fp32 in registers and applied with FMAs to up to
-// kGemvMaxRows fp32 activation rows (fp32 accumulation, no rounding of the activations). One row
-// is bound by memory bandwidth; several rows share each weight load.
+// Small-batch y = x·Wᵀ for bf16 weights in column panels (bf16_panels.h): each weight is read
+// exactly once, widened to fp32 in registers and applied with FMAs to up to kGemvMaxRows fp32
+// activation rows (fp32 accumulation, activations never rounded). One row is bound by memory
+// bandwidth; several rows share each weight load.
 //
 // Thread safety: reentrant; runs on the OpenMP pool.
 #pragma once
 
-#include <cstdint>
+#include "engine/cpu/kernels/bf16_panels.h"
 
 namespace hymba::engine::cpu {
 
@@ -18,7 +18,7 @@ bool GemvBf16Available();
 
 // y[r, j] (+)= Σ_c x[r, c]·w[j, c] for r < m, j < n.
 // REQUIRES: GemvBf16Available(), 1 <= m <= kGemvMaxRows.
-void GemvBf16(const uint16_t* w, int n, int k, const float* x, int ld_x, int m, float* y, int ld_y,
+void GemvBf16(const Bf16Panels& w, const float* x, int ld_x, int m, float* y, int ld_y,
               bool accumulate);
 
 }  // namespace hymba::engine::cpu
