@@ -24,7 +24,7 @@ std::vector<uint16_t> RandomBf16(size_t count, uint32_t seed) {
 // Shapes around the panel width (32 columns) and the pair size (2), odd and even k.
 const int kShapes[][2] = {{1, 1}, {31, 3}, {32, 2}, {33, 64}, {64, 65}, {100, 37}, {70, 160}};
 
-TEST(Bf16PanelsTest, WidenAndUnpackGiveTheTransposedWeights) {
+TEST(Bf16PanelsTest, WidenAndUnpackGiveTheCheckpointLayoutBack) {
   for (const auto& s : kShapes) {
     const int n = s[0], k = s[1];
     const auto w = RandomBf16(static_cast<size_t>(n) * k, n * 131 + k);
@@ -38,8 +38,8 @@ TEST(Bf16PanelsTest, WidenAndUnpackGiveTheTransposedWeights) {
     for (int c = 0; c < k; ++c)
       for (int j = 0; j < n; ++j) {
         const uint16_t bits = w[static_cast<size_t>(j) * k + c];
-        ASSERT_EQ(dense[static_cast<size_t>(c) * n + j], bits) << n << "x" << k << " " << j << "," << c;
-        ASSERT_EQ(wide[static_cast<size_t>(c) * n + j], Bf16BitsToF32(bits))
+        ASSERT_EQ(dense[static_cast<size_t>(j) * k + c], bits) << n << "x" << k << " " << j << "," << c;
+        ASSERT_EQ(wide[static_cast<size_t>(j) * k + c], Bf16BitsToF32(bits))
             << n << "x" << k << " " << j << "," << c;
       }
   }

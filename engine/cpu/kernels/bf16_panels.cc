@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <new>
 
 namespace hymba::engine::cpu {
@@ -39,22 +40,25 @@ Bf16Panels::Bf16Panels(const uint16_t* w, int n, int k) : n_(n), k_(k) {
 
 namespace {
 
-// out[(2p + h)·n + c] = half h of lane (c mod 32) in pair p of panel c / 32, through convert.
-template <typename T, typename Convert>
-void Unpack(const Bf16Panels& w, T* out, Convert convert) {
-  const int n = w.n(), k = w.k(), pair_count = w.pairs(), panel_count = w.panels();
-  // By pairs, so that each thread writes whole output rows.
+// Pairs per block of the unpacking loops: a block of a panel (8 KiB) stays in L1 while each of its
+// 32 columns is written out as one sequential run.
+constexpr int kUnpackPairs = 64;
+
+// Row c of the output (c < n) gets the pairs of lane c mod 32 of panel c / 32, each pair written
+// by store(row, p, lane). By panels, so that each thread writes whole output rows.
+template <typename Store>
+void Unpack(const Bf16Panels& w, Store store) {
+  const int n = w.n(), pair_count = w.pairs(), panel_count = w.panels();
 #pragma omp parallel for schedule(static)
-  for (int p = 0; p < pair_count; ++p) {
-    T* even = out + static_cast<size_t>(2 * p) * n;
-    T* odd = 2 * p + 1 < k ? even + n : nullptr;
-    for (int b = 0; b < panel_count; ++b) {
-      const uint32_t* lanes = w.panel(b) + static_cast<size_t>(p) * kPanelCols;
-      const int base = b * kPanelCols;
-      const int width = n - base < kPanelCols ? n - base : kPanelCols;
-      for (int j = 0; j < width; ++j) even[base + j] = convert(lanes[j] << 16);
-      if (odd != nullptr)
-        for (int j = 0; j < width; ++j) odd[base + j] = convert(lanes[j] & 0xFFFF0000u);
+  for (int b = 0; b < panel_count; ++b) {
+    const uint32_t* panel = w.panel(b);
+    const int width = n - b * kPanelCols < kPanelCols ? n - b * kPanelCols : kPanelCols;
+    for (int p0 = 0; p0 < pair_count; p0 += kUnpackPairs) {
+      const int p1 = p0 + kUnpackPairs < pair_count ? p0 + kUnpackPairs : pair_count;
+      for (int j = 0; j < width; ++j) {
+        const int row = b * kPanelCols + j;
+        for (int p = p0; p < p1; ++p) store(row, p, panel[static_cast<size_t>(p) * kPanelCols + j]);
+      }
     }
   }
 }
@@ -62,11 +66,31 @@ void Unpack(const Bf16Panels& w, T* out, Convert convert) {
 }  // namespace
 
 void WidenBf16Panels(const Bf16Panels& w, float* out) {
-  Unpack(w, reinterpret_cast<uint32_t*>(out), [](uint32_t bits) { return bits; });
+  const int k = w.k();
+  uint32_t* bits = reinterpret_cast<uint32_t*>(out);
+  if (k % 2 == 0) {
+    // Both halves of a lane at once: one 8-byte store per pair.
+    Unpack(w, [bits, k](int row, int p, uint32_t lane) {
+      const uint64_t wide = static_cast<uint64_t>(lane & 0xFFFF0000u) << 32 | (lane << 16);
+      std::memcpy(bits + static_cast<size_t>(row) * k + 2 * p, &wide, sizeof(wide));
+    });
+    return;
+  }
+  Unpack(w, [bits, k](int row, int p, uint32_t lane) {
+    uint32_t* dst = bits + static_cast<size_t>(row) * k + 2 * p;
+    dst[0] = lane << 16;
+    if (2 * p + 1 < k) dst[1] = lane & 0xFFFF0000u;
+  });
 }
 
 void UnpackBf16Panels(const Bf16Panels& w, uint16_t* out) {
-  Unpack(w, out, [](uint32_t bits) { return static_cast<uint16_t>(bits >> 16); });
+  const int k = w.k();
+  // A lane holds its two values in memory order already.
+  Unpack(w, [out, k](int row, int p, uint32_t lane) {
+    uint16_t* dst = out + static_cast<size_t>(row) * k + 2 * p;
+    dst[0] = static_cast<uint16_t>(lane);
+    if (2 * p + 1 < k) dst[1] = static_cast<uint16_t>(lane >> 16);
+  });
 }
 
 }  // namespace hymba::engine::cpu

@@ -41,10 +41,10 @@ class Bf16Panels {
   std::unique_ptr<uint32_t[], Free> data_;
 };
 
-// W as fp32 [k, n] row-major (Wᵀ, the dense layout an f32 matmul takes), into out (k·n floats).
+// W widened to fp32 in its checkpoint layout [n, k] row-major, into out (n·k floats).
 void WidenBf16Panels(const Bf16Panels& w, float* out);
 
-// W as bf16 bits [k, n] row-major, into out (k·n values).
+// W as bf16 bits in its checkpoint layout [n, k] row-major, into out (n·k values).
 void UnpackBf16Panels(const Bf16Panels& w, uint16_t* out);
 
 }  // namespace hymba::engine::cpu

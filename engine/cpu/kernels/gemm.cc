@@ -199,20 +199,20 @@ void CpuWeight::Apply(const float* x, int ld_x, int m, float* y, int ld_y, bool 
   dnnl::memory weights = impl_->weights;
   dnnl::memory::desc wdesc = impl_->weights_desc;
   if (impl_->bf16) {
-    // A dense Wᵀ [k, n] for oneDNN (cheap next to a many-row GEMM): bf16 for AMX, else widened
+    // A dense W [n, k] (oneDNN's {k, n} in layout "ba") for oneDNN (cheap next to a many-row GEMM): bf16 for AMX, else widened
     // to fp32 for the f32 matmul.
     const size_t count = static_cast<size_t>(n_) * k_;
     if (amx_bf16) {
       std::vector<uint16_t>& dense = DenseBf16Scratch();
       if (dense.size() < count) dense.resize(count);
       UnpackBf16Panels(*impl_->panels, dense.data());
-      wdesc = dnnl::memory::desc({k_, n_}, dt::bf16, tag::ab);
+      wdesc = dnnl::memory::desc({k_, n_}, dt::bf16, tag::ba);
       weights = dnnl::memory(wdesc, CpuEngine(), dense.data());
     } else {
       std::vector<float>& wide = WideScratch();
       if (wide.size() < count) wide.resize(count);
       WidenBf16Panels(*impl_->panels, wide.data());
-      wdesc = dnnl::memory::desc({k_, n_}, dt::f32, tag::ab);
+      wdesc = dnnl::memory::desc({k_, n_}, dt::f32, tag::ba);
       weights = dnnl::memory(wdesc, CpuEngine(), wide.data());
     }
   }
