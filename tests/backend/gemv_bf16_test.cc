@@ -22,7 +22,7 @@ std::vector<uint16_t> RandomBf16(size_t count, uint32_t seed) {
 }
 
 // Shapes around the panel width (32 columns) and the pair size (2), odd and even k.
-const int kShapes[][2] = {{1, 1}, {31, 3}, {32, 2}, {33, 64}, {64, 65}, {100, 37}, {70, 160}};
+const int kShapes[][2] = {{1, 1}, {31, 3}, {32, 2}, {33, 64}, {64, 65}, {100, 37}, {70, 160}, {48, 40}};
 
 TEST(Bf16PanelsTest, WidenAndUnpackGiveTheCheckpointLayoutBack) {
   for (const auto& s : kShapes) {

@@ -1,10 +1,14 @@
 #include "engine/cpu/kernels/bf16_panels.h"
 
+#include <immintrin.h>
 #include <sys/mman.h>
 
 #include <cstdlib>
 #include <cstring>
 #include <new>
+
+// GCC 12 flags the deliberately undefined pass-through operands inside the AVX-512 intrinsics.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
 namespace hymba::engine::cpu {
 
@@ -65,8 +69,86 @@ void Unpack(const Bf16Panels& w, Store store) {
 
 }  // namespace
 
+// 16 pairs x 16 lanes of a panel (rows r[i] = pair i) transposed in registers, so that o[c]
+// holds lane c's 16 pairs: 32-bit, then 64-bit interleaves inside 128-bit blocks, then two
+// rounds of 128-bit block shuffles.
+__attribute__((target("avx512f"))) inline void Transpose16x16(const __m512i (&r)[16],
+                                                              __m512i (&o)[16]) {
+  __m512i t[16], u[16];
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+  }
+  // u[4i + j], block L: lane 4L + j of pairs 4i .. 4i + 3.
+  for (int i = 0; i < 4; ++i) {
+    u[4 * i + 0] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
+    u[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
+    u[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+    u[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+  }
+  for (int j = 0; j < 4; ++j) {
+    const __m512i v0 = _mm512_shuffle_i32x4(u[j], u[4 + j], 0x44);
+    const __m512i v1 = _mm512_shuffle_i32x4(u[j], u[4 + j], 0xEE);
+    const __m512i v2 = _mm512_shuffle_i32x4(u[8 + j], u[12 + j], 0x44);
+    const __m512i v3 = _mm512_shuffle_i32x4(u[8 + j], u[12 + j], 0xEE);
+    o[j] = _mm512_shuffle_i32x4(v0, v2, 0x88);
+    o[4 + j] = _mm512_shuffle_i32x4(v0, v2, 0xDD);
+    o[8 + j] = _mm512_shuffle_i32x4(v1, v3, 0x88);
+    o[12 + j] = _mm512_shuffle_i32x4(v1, v3, 0xDD);
+  }
+}
+
+// WidenBf16Panels for even k on AVX-512: blocks of 16 pairs x 16 lanes are transposed in
+// registers; a lane's 16 pairs are 32 consecutive bf16 of its row, widened by zero-extending
+// each half to 32 bits and shifting it up. The last pairs (fewer than 16) go through scalar code.
+__attribute__((target("avx512f,avx512bw"))) void WidenEvenKAvx512(const Bf16Panels& w,
+                                                                   float* out) {
+  const int n = w.n(), k = w.k(), pair_count = w.pairs(), panel_count = w.panels();
+  const int vector_pairs = pair_count / 16 * 16;
+#pragma omp parallel for schedule(static)
+  for (int b = 0; b < panel_count; ++b) {
+    const uint32_t* panel = w.panel(b);
+    for (int half = 0; half < 2; ++half) {
+      const int col0 = b * kPanelCols + 16 * half;
+      const int width = n - col0 < 16 ? n - col0 : 16;
+      if (width <= 0) break;
+      for (int p0 = 0; p0 < vector_pairs; p0 += 16) {
+        __m512i r[16], o[16];
+        for (int i = 0; i < 16; ++i)
+          r[i] = _mm512_load_si512(panel + static_cast<size_t>(p0 + i) * kPanelCols + 16 * half);
+        Transpose16x16(r, o);
+        for (int c = 0; c < width; ++c) {
+          float* dst = out + static_cast<size_t>(col0 + c) * k + 2 * p0;
+          const __m512i lo = _mm512_slli_epi32(
+              _mm512_cvtepu16_epi32(_mm512_castsi512_si256(o[c])), 16);
+          const __m512i hi = _mm512_slli_epi32(
+              _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(o[c], 1)), 16);
+          _mm512_storeu_si512(dst, lo);
+          _mm512_storeu_si512(dst + 16, hi);
+        }
+      }
+      for (int c = 0; c < width; ++c) {
+        uint32_t* dst = reinterpret_cast<uint32_t*>(out) + static_cast<size_t>(col0 + c) * k;
+        for (int p = vector_pairs; p < pair_count; ++p) {
+          const uint32_t lane = panel[static_cast<size_t>(p) * kPanelCols + 16 * half + c];
+          dst[2 * p] = lane << 16;
+          dst[2 * p + 1] = lane & 0xFFFF0000u;
+        }
+      }
+    }
+  }
+}
+
 void WidenBf16Panels(const Bf16Panels& w, float* out) {
   const int k = w.k();
+  static const bool avx512 = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+  }();
+  if (avx512 && k % 2 == 0) {
+    WidenEvenKAvx512(w, out);
+    return;
+  }
   uint32_t* bits = reinterpret_cast<uint32_t*>(out);
   if (k % 2 == 0) {
     // Both halves of a lane at once: one 8-byte store per pair.
