@@ -4,6 +4,7 @@
 
 #include "engine/cpu/kernels/cpu_kernels.h"
 #include "engine/cpu/kernels/fast_math.h"
+#include "engine/cpu/kernels/parallel.h"
 
 namespace hymba::engine::cpu {
 namespace {
@@ -49,7 +50,8 @@ void ConvBlock(const CausalConvArgs& a, const SeqSpan& s, int c0, int c1) {
 void CausalConv(const CausalConvArgs& a) {
   const int blocks = (a.channels + kChannelBlock - 1) / kChannelBlock;
   const int total = static_cast<int>(a.seqs.size()) * blocks;
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) if ( \
+    WorthThreads(TotalTokens(a.seqs) * a.channels * a.kernel))
   for (int item = 0; item < total; ++item) {
     const SeqSpan& s = a.seqs[item / blocks];
     const int c0 = (item % blocks) * kChannelBlock;

@@ -1,12 +1,13 @@
 #include <cstring>
 
 #include "engine/cpu/kernels/cpu_kernels.h"
+#include "engine/cpu/kernels/parallel.h"
 
 namespace hymba::engine::cpu {
 
 void Embed(const int32_t* ids, int count, const void* table, bool table_bf16, int cols, float* out,
            int ld_out) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (WorthThreads(static_cast<size_t>(count) * cols))
   for (int i = 0; i < count; ++i) {
     float* dst = out + static_cast<size_t>(i) * ld_out;
     const size_t offset = static_cast<size_t>(ids[i]) * cols;

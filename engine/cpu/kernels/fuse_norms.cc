@@ -1,13 +1,14 @@
 #include <cmath>
 
 #include "engine/cpu/kernels/cpu_kernels.h"
+#include "engine/cpu/kernels/parallel.h"
 #include "engine/cpu/kernels/reduce.h"
 
 namespace hymba::engine::cpu {
 
 void FuseNorms(const float* a, int ld_a, const float* wa, const float* y, int ld_y, const float* wy,
                int rows, int cols, float eps, float* out, int ld_out) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (WorthThreads(static_cast<size_t>(rows) * cols))
   for (int r = 0; r < rows; ++r) {
     const float* ar = a + static_cast<size_t>(r) * ld_a;
     const float* yr = y + static_cast<size_t>(r) * ld_y;

@@ -1,12 +1,13 @@
 #include <cstddef>
 
 #include "engine/cpu/kernels/cpu_kernels.h"
+#include "engine/cpu/kernels/parallel.h"
 #include "engine/cpu/kernels/fast_math.h"
 
 namespace hymba::engine::cpu {
 
 void GatedActivation(float* a, int ld_a, const float* b, int ld_b, int rows, int cols, bool relu2) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (WorthThreads(static_cast<size_t>(rows) * cols))
   for (int r = 0; r < rows; ++r) {
     float* ar = a + static_cast<size_t>(r) * ld_a;
     if (relu2) {

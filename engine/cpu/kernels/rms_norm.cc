@@ -1,13 +1,14 @@
 #include <cmath>
 
 #include "engine/cpu/kernels/cpu_kernels.h"
+#include "engine/cpu/kernels/parallel.h"
 #include "engine/cpu/kernels/reduce.h"
 
 namespace hymba::engine::cpu {
 
 void RmsNorm(const float* x, int ld_x, int rows, int cols, const float* w, float eps, float* y,
              int ld_y) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (WorthThreads(static_cast<size_t>(rows) * cols))
   for (int r = 0; r < rows; ++r) {
     const float* xr = x + static_cast<size_t>(r) * ld_x;
     float* yr = y + static_cast<size_t>(r) * ld_y;

@@ -2,6 +2,7 @@
 #include <vector>
 
 #include "engine/cpu/kernels/cpu_kernels.h"
+#include "engine/cpu/kernels/parallel.h"
 
 namespace hymba::engine::cpu {
 
@@ -12,7 +13,7 @@ void Rope(float* x, int ld_x, int rows, int heads, int head_dim, const int32_t* 
   const int half = head_dim / 2;
   std::vector<double> inv_freq(half);
   for (int j = 0; j < half; ++j) inv_freq[j] = std::pow(base, -2.0 * j / head_dim);
-#pragma omp parallel
+#pragma omp parallel if (WorthThreads(static_cast<size_t>(rows) * heads * head_dim))
   {
     std::vector<float> cos_v(half), sin_v(half);
 #pragma omp for schedule(static)
