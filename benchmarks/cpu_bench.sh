@@ -2,49 +2,74 @@
 # The CPU engine benchmark on a Hymba-1.5B-shaped random bf16 checkpoint, reported as ratios to
 # this machine's limits measured in the same run (read bandwidth, oneDNN GEMM peak).
 #
-# Usage: benchmarks/cpu_bench.sh [build_dir] [model_dir]   (env THREADS=2, PRECISION=bf16)
-# Writes the checkpoint with tools/make_checkpoint.py when model_dir lacks one (~3 GB, never
-# committed). Prints one JSON object per measurement and a summary.
+# A shared VM's read bandwidth swings by 20% from minute to minute, so each decode measurement
+# is paired with the bandwidth probes taken right before and after it (the higher of the two is
+# its limit), over ROUNDS rounds; the summary gives the median round and every round.
+#
+# Usage: benchmarks/cpu_bench.sh [build_dir] [model_dir]   (env THREADS=2, PRECISION=bf16,
+#   ROUNDS=3). Writes the checkpoint with tools/make_checkpoint.py when model_dir lacks one
+#   (~3 GB, never committed). Prints one JSON object per measurement and a summary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
 model=${2:-$build/models/hymba-1.5b}
 threads=${THREADS:-2}
 precision=${PRECISION:-bf16}
+rounds=${ROUNDS:-3}
 py=/usr/bin/python3
 [ -f "$model/config.json" ] || $py tools/make_checkpoint.py --preset hymba-1.5b --out "$model"
 out=$(mktemp -d)
-"$build/benchmarks/stream_read" "$threads" 2048 8 | tee "$out/stream.json"
+probe() { "$build/benchmarks/stream_read" "$threads" 2048 4 | tee "$out/$1.json"; }
+bench() {
+  local name=$1
+  shift
+  "$build/tools/hymba" bench --model "$model" --precision "$precision" --threads "$threads" "$@" |
+    tee "$out/$name.json"
+}
 "$build/benchmarks/gemm_peak" "$threads" 1600 11008 | tee "$out/gemm.json"
-"$build/tools/hymba" bench --model "$model" --precision "$precision" --threads "$threads" \
-  --batch 1 --prompt-len 512 --gen-len 32 | tee "$out/b1.json"
-"$build/tools/hymba" bench --model "$model" --precision "$precision" --threads "$threads" \
-  --batch 1 --prompt-len 128 --gen-len 32 | tee "$out/b1short.json"
-"$build/tools/hymba" bench --model "$model" --precision "$precision" --threads "$threads" \
-  --batch 8 --prompt-len 128 --gen-len 32 | tee "$out/b8.json"
-"$build/benchmarks/stream_read" "$threads" 2048 8 | tee "$out/stream2.json"
-$py - "$out" <<'PY'
-import json, sys, pathlib
-d = pathlib.Path(sys.argv[1])
+for i in $(seq "$rounds"); do
+  probe "probe${i}a"
+  bench "b1_$i" --batch 1 --prompt-len 128 --gen-len 32
+  probe "probe${i}b"
+  bench "b8_$i" --batch 8 --prompt-len 128 --gen-len 32
+  probe "probe${i}c"
+done
+bench b1_512 --batch 1 --prompt-len 512 --gen-len 32
+probe probe_512
+$py - "$out" "$rounds" <<'PY'
+import json, pathlib, statistics, sys
+d, rounds = pathlib.Path(sys.argv[1]), int(sys.argv[2])
 r = {p.stem: json.loads(p.read_text()) for p in d.glob("*.json")}
-bw = max(r["stream"]["best_gb_s"], r["stream2"]["best_gb_s"])  # the better of the two windows
+bw = lambda name: r[name]["best_gb_s"]
 # Bytes a decode step must read: every weight once (the embedding lookup reads one row).
-weight_bytes = r["b1"]["streamed_weight_mib"] * 1048576
-limit = bw * 1e9 / weight_bytes
+weight_bytes = r["b1_1"]["streamed_weight_mib"] * 1048576
+limit = lambda gb_s: gb_s * 1e9 / weight_bytes
 # A token costs two FLOPs per weight (multiply and add).
-flops_per_token = 2 * weight_bytes / (2 if r["b1"]["precision"] == "bf16" else 4)
-b1, b1s, b8 = r["b1"], r["b1short"], r["b8"]
+flops_per_token = 2 * weight_bytes / (2 if r["b1_1"]["precision"] == "bf16" else 4)
+per_round = []
+for i in range(1, rounds + 1):
+    b1, b8 = r[f"b1_{i}"], r[f"b8_{i}"]
+    b1_limit = limit(max(bw(f"probe{i}a"), bw(f"probe{i}b")))
+    per_round.append({
+        "read_bandwidth_gb_s": max(bw(f"probe{i}a"), bw(f"probe{i}b")),
+        "batch1_decode_tok_s": b1["decode_tok_s"],
+        "batch1_fraction_of_bandwidth_limit": round(b1["decode_tok_s"] / b1_limit, 3),
+        "batch8_decode_tok_s": b8["decode_tok_s"],
+        "batch8_over_batch1": round(b8["decode_tok_s"] / b1["decode_tok_s"], 2),
+    })
+median = lambda key: statistics.median(x[key] for x in per_round)
+b512 = r["b1_512"]
+limit512 = limit(max(bw(f"probe{rounds}c"), bw("probe_512")))
 print(json.dumps({
-    "read_bandwidth_gb_s": bw,
-    "decode_limit_tok_s": round(limit, 2),
-    "batch1_decode_tok_s_ctx512": b1["decode_tok_s"],
-    "batch1_decode_tok_s_ctx128": b1s["decode_tok_s"],
-    "batch1_decode_fraction_of_bandwidth_limit_ctx128": round(b1s["decode_tok_s"] / limit, 3),
-    "batch1_decode_fraction_of_bandwidth_limit_ctx512": round(b1["decode_tok_s"] / limit, 3),
-    "prefill512_tok_s": b1["prefill_tok_s"],
-    "prefill512_fraction_of_f32_gemm_peak": round(b1["prefill_tok_s"] * flops_per_token / (r["gemm"]["f32_m512_gflop_s"] * 1e9), 3),
-    "batch8_decode_tok_s_ctx128": b8["decode_tok_s"],
-    "batch8_over_batch1_ctx128": round(b8["decode_tok_s"] / b1s["decode_tok_s"], 2),
+    "batch1_decode_fraction_of_bandwidth_limit_ctx128": median("batch1_fraction_of_bandwidth_limit"),
+    "batch1_decode_tok_s_ctx128": median("batch1_decode_tok_s"),
+    "batch8_decode_tok_s_ctx128": median("batch8_decode_tok_s"),
+    "batch8_over_batch1_ctx128": median("batch8_over_batch1"),
+    "batch1_decode_tok_s_ctx512": b512["decode_tok_s"],
+    "batch1_decode_fraction_of_bandwidth_limit_ctx512": round(b512["decode_tok_s"] / limit512, 3),
+    "prefill512_tok_s": b512["prefill_tok_s"],
+    "prefill512_fraction_of_f32_gemm_peak": round(b512["prefill_tok_s"] * flops_per_token / (r["gemm"]["f32_m512_gflop_s"] * 1e9), 3),
+    "rounds": per_round,
     "gemm_peak": r["gemm"],
 }, indent=1))
 PY
