@@ -39,10 +39,23 @@ std::vector<double> NaiveAttend(const std::vector<float>& Q, const std::vector<f
 
 TEST_P(SequenceOpsTest, AttentionOverPrefixRingAndChunk) {
   const int nh = 4, kvh = 2, M = 3;
+  // Shapes: a chunk wrapping a small ring; decode-like rows past 600 positions (several key
+  // chunks, split over threads); a long prompt chunk (a row per work item, several key chunks).
+  struct Seq {
+    int slot, before, len;
+  };
+  struct Shape {
+    std::vector<Seq> seqs;
+    int window, full_cap;
+  };
+  const std::vector<Shape> shapes = {{{{1, 7, 9}, {0, 0, 3}}, 5, 40},  // the first chunk wraps W=5
+                                     {{{1, 600, 2}, {0, 0, 1}}, 300, 640},
+                                     {{{1, 300, 20}}, 270, 330}};
   // Variants: full or windowed attention; fp32 or bf16 cache; head dims off or on the 16-lane
   // vector path.
+  for (const Shape& shape : shapes)
   for (int variant = 0; variant < 8; ++variant) {
-    const int window = variant % 2 ? 5 : 0;
+    const int window = variant % 2 ? shape.window : 0;
     const bool bf16 = variant & 2;
     const int dq = variant & 4 ? 16 : 8, dv = 2 * dq;
     auto round = [&](std::vector<float>& v, size_t from, size_t to) {
@@ -58,12 +71,10 @@ TEST_P(SequenceOpsTest, AttentionOverPrefixRingAndChunk) {
       return std::move(buf).value();
     };
     // Two sequences in slots 1 and 0; each has `before` positions in its ring and feeds `len`.
-    const int slots = 2, cap = window > 0 ? window : 40;
-    struct Seq {
-      int slot, before, len;
-    };
-    const std::vector<Seq> seqs = {{1, 7, 9}, {0, 0, 3}};  // the first chunk wraps a W=5 ring
-    const int total_pos = M + 7 + 9;
+    const int slots = 2, cap = window > 0 ? window : shape.full_cap;
+    const std::vector<Seq>& seqs = shape.seqs;
+    int total_pos = 0;
+    for (const Seq& s : seqs) total_pos = std::max(total_pos, M + s.before + s.len);
     // Absolute-position K/V/Q per sequence; the prefix (positions < M) is shared.
     auto Kp = Random(M * kvh * dq, 20), Vp = Random(M * kvh * dv, 21);
     round(Kp, 0, Kp.size());  // the reference sees exactly what the cache holds

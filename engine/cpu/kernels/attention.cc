@@ -9,6 +9,7 @@
 #include "engine/base/bf16.h"
 #include "engine/cpu/kernels/cpu_kernels.h"
 #include "engine/cpu/kernels/fast_math.h"
+#include "engine/cpu/kernels/parallel.h"
 #include "engine/cpu/kernels/reduce.h"
 
 // GCC 12 flags the deliberately undefined pass-through operands inside the AVX-512 intrinsics.
@@ -47,15 +48,20 @@ KeyRanges VisibleKeys(const AttentionArgs& a, const SeqSpan& s, int i) {
   return r;
 }
 
-// Per-thread scratch: the visible keys' K and V rows for one query row and KV head, and the
-// scores of the group's query heads.
+// Keys per chunk. A query's visible keys, in position order, are cut into chunks of kKeyChunk at
+// fixed key indices; each chunk yields a partial softmax per head (max, sum, unnormalized V sum)
+// and the partials are merged in chunk order. The arithmetic thus depends only on the query, not
+// on which thread ran a chunk or what else was in the batch.
+constexpr int kKeyChunk = 256;
+
+// Per-thread scratch: one chunk's K and V rows (all KV heads; prefix and ring rows first, in bf16
+// when the cache is bf16 — n_cache of them — then the entry's own fp32 rows), and one head's
+// scores.
 struct Scratch {
-  // [n_keys]: the cache rows (prefix, ring) first, in bf16 when the cache is bf16 (n_cache of
-  // them), then the entry's own fp32 rows.
   std::vector<const void*> k_rows, v_rows;
   int n_cache = 0;
   std::vector<float> widened;  // portable path: bf16 cache rows widened to fp32
-  std::vector<float> scores;   // [group, n_keys]
+  std::vector<float> scores;   // [nh, keys of the chunk]
 };
 
 bool VectorPath(const AttentionArgs& a);
@@ -65,44 +71,58 @@ const void* CacheRow(const void* base, size_t element, bool bf16) {
               : static_cast<const void*>(static_cast<const float*>(base) + element);
 }
 
-// Collects the visible keys of query row i, in position order, for KV head g.
-void GatherKeys(const AttentionArgs& a, const SeqSpan& s, int i, int g, Scratch& sc) {
-  const KeyRanges r = VisibleKeys(a, s, i);
+int CountKeys(const KeyRanges& r) {
+  return r.prefix_count + (r.ring_hi - r.ring_lo) + (r.own_hi[0] - r.own_lo[0]) +
+         (r.own_hi[1] - r.own_lo[1]);
+}
+
+// Collects keys [lo, hi) of query row i's visible keys (in position order): the row starts, all
+// KV heads.
+void GatherKeyRange(const AttentionArgs& a, const SeqSpan& s, const KeyRanges& r, int lo, int hi,
+                    Scratch& sc) {
   const size_t ring_base = static_cast<size_t>(s.slot) * a.capacity;
   const RingIndex ring{a.capacity, a.num_meta};
-  const size_t k_stride = a.kvh * a.dq, v_stride = a.kvh * a.dv;
+  const size_t k_stride = static_cast<size_t>(a.kvh) * a.dq, v_stride = static_cast<size_t>(a.kvh) * a.dv;
   const bool bf16 = a.cache_bf16;
   sc.k_rows.clear();
   sc.v_rows.clear();
-  for (int k = 0; k < r.prefix_count; ++k) {
-    sc.k_rows.push_back(CacheRow(a.prefix_k, k * k_stride + g * a.dq, bf16));
-    sc.v_rows.push_back(CacheRow(a.prefix_v, k * v_stride + g * a.dv, bf16));
-  }
-  for (int p = r.ring_lo; p < r.ring_hi; ++p) {
-    const size_t row = ring_base + ring.Row(p);
-    sc.k_rows.push_back(CacheRow(a.ring_k, row * k_stride + g * a.dq, bf16));
-    sc.v_rows.push_back(CacheRow(a.ring_v, row * v_stride + g * a.dv, bf16));
-  }
+  int index = 0;  // key index of the segment's first key
+  // Segment [from, to) of the key list maps to positions via row_of.
+  auto segment = [&](int count, auto&& add) {
+    const int from = std::max(lo, index), to = std::min(hi, index + count);
+    for (int t = from; t < to; ++t) add(t - index);
+    index += count;
+  };
+  segment(r.prefix_count, [&](int k) {
+    sc.k_rows.push_back(CacheRow(a.prefix_k, k * k_stride, bf16));
+    sc.v_rows.push_back(CacheRow(a.prefix_v, k * v_stride, bf16));
+  });
+  segment(r.ring_hi - r.ring_lo, [&](int k) {
+    const size_t row = ring_base + ring.Row(r.ring_lo + k);
+    sc.k_rows.push_back(CacheRow(a.ring_k, row * k_stride, bf16));
+    sc.v_rows.push_back(CacheRow(a.ring_v, row * v_stride, bf16));
+  });
   sc.n_cache = static_cast<int>(sc.k_rows.size());
   for (int run = 0; run < 2; ++run)
-    for (int j = r.own_lo[run]; j < r.own_hi[run]; ++j) {
-      sc.k_rows.push_back(a.k + static_cast<size_t>(s.row + j) * a.ld_k + g * a.dq);
-      sc.v_rows.push_back(a.v + static_cast<size_t>(s.row + j) * a.ld_v + g * a.dv);
-    }
+    segment(r.own_hi[run] - r.own_lo[run], [&](int k) {
+      const size_t row = static_cast<size_t>(s.row + r.own_lo[run] + k);
+      sc.k_rows.push_back(a.k + row * a.ld_k);
+      sc.v_rows.push_back(a.v + row * a.ld_v);
+    });
   if (!bf16) {
     sc.n_cache = 0;  // every row is fp32
   } else if (!VectorPath(a)) {
-    // The portable kernels read fp32 only: widen the cache rows once per query.
-    const int row_len = a.dq + a.dv;
+    // The portable kernels read fp32 only: widen the cache rows once per chunk.
+    const size_t row_len = k_stride + v_stride;
     sc.widened.resize(static_cast<size_t>(sc.n_cache) * row_len);
     for (int t = 0; t < sc.n_cache; ++t) {
       float* dst = sc.widened.data() + static_cast<size_t>(t) * row_len;
       const uint16_t* k = static_cast<const uint16_t*>(sc.k_rows[t]);
       const uint16_t* v = static_cast<const uint16_t*>(sc.v_rows[t]);
-      for (int c = 0; c < a.dq; ++c) dst[c] = Bf16BitsToF32(k[c]);
-      for (int c = 0; c < a.dv; ++c) dst[a.dq + c] = Bf16BitsToF32(v[c]);
+      for (size_t c = 0; c < k_stride; ++c) dst[c] = Bf16BitsToF32(k[c]);
+      for (size_t c = 0; c < v_stride; ++c) dst[k_stride + c] = Bf16BitsToF32(v[c]);
       sc.k_rows[t] = dst;
-      sc.v_rows[t] = dst + a.dq;
+      sc.v_rows[t] = dst + k_stride;
     }
     sc.n_cache = 0;
   }
@@ -125,6 +145,21 @@ inline __m512 LoadRow(const void* row, int offset, bool bf16) {
   return _mm512_loadu_ps(static_cast<const float*>(row) + offset);
 }
 
+// How many 16-key blocks ahead the K and V rows are prefetched. A ring row holds every KV head,
+// and each head reads its part of 16 rows at a time: without help the loads reach DRAM as
+// scattered misses (~8 GB/s on this machine kind) instead of a stream.
+constexpr int kPrefetchBlocks = 2;
+
+// Prefetches whole K or V rows (every KV head) of keys [from, to), in address order.
+inline void PrefetchRows(const std::vector<const void*>& rows, int from, int to, int n_cache,
+                         int values) {
+  for (int t = from; t < to; ++t) {
+    const int bytes = values * (t < n_cache ? 2 : 4);
+    const char* row = static_cast<const char*>(rows[t]);
+    for (int offset = 0; offset < bytes; offset += 64) _mm_prefetch(row + offset, _MM_HINT_T0);
+  }
+}
+
 // Lane sums of 16 vectors: out[i] = Σ lanes of v[i]. Pairs are folded with interleaves inside
 // 128-bit blocks, then the blocks are summed across with block shuffles (45 operations where 16
 // separate reductions take ~140, and all of them independent).
@@ -145,127 +180,235 @@ inline __m512 SumLanes16(const __m512 (&v)[16]) {
   return _mm512_add_ps(_mm512_shuffle_f32x4(z0, z1, 0x88), _mm512_shuffle_f32x4(z0, z1, 0xDD));
 }
 
-// Scores of 16 keys at a time: 16 independent dot products, then one combined lane sum (a dot
-// product per key followed by its own reduction is bound by the reduction's latency). The
-// remaining keys go one at a time.
-void ScoresAvx512(const AttentionArgs& a, const float* q, int group, Scratch& sc, int n_keys) {
-  const int qv = a.dq / 16;
-  for (int h = 0; h < group; ++h) {
-    __m512 qh[8];
-    for (int j = 0; j < qv; ++j) qh[j] = _mm512_loadu_ps(q + h * a.dq + 16 * j);
-    float* out = sc.scores.data() + static_cast<size_t>(h) * n_keys;
-    int t = 0;
-    for (; t + 16 <= n_keys; t += 16) {
+// Every head's scores over the chunk's keys, scores[h·n + t], 16 keys at a time: the block's K
+// rows (all KV heads) stay in L1 while every head reads them, so the cache streams in row order.
+// Per head, 16 independent dot products share one combined lane sum (a dot product per key
+// followed by its own reduction is bound by the reduction's latency); the last keys go one at a
+// time.
+void ScoresAvx512(const AttentionArgs& a, const float* q, const Scratch& sc, int n, float* scores) {
+  const int qv = a.dq / 16, group = a.nh / a.kvh;
+  int t = 0;
+  const int row_values = a.kvh * a.dq;
+  PrefetchRows(sc.k_rows, 0, std::min(n, kPrefetchBlocks * 16), sc.n_cache, row_values);
+  for (; t + 16 <= n; t += 16) {
+    PrefetchRows(sc.k_rows, std::min(n, t + kPrefetchBlocks * 16),
+                 std::min(n, t + (kPrefetchBlocks + 1) * 16), sc.n_cache, row_values);
+    for (int h = 0; h < a.nh; ++h) {
+      const int offset = (h / group) * a.dq;
+      __m512 qh[8];
+      for (int j = 0; j < qv; ++j) qh[j] = _mm512_loadu_ps(q + h * a.dq + 16 * j);
       __m512 acc[16];
       for (int i = 0; i < 16; ++i) {
         const void* k = sc.k_rows[t + i];
         const bool bf16 = t + i < sc.n_cache;
-        acc[i] = _mm512_mul_ps(qh[0], LoadRow(k, 0, bf16));
+        acc[i] = _mm512_mul_ps(qh[0], LoadRow(k, offset, bf16));
         for (int j = 1; j < qv; ++j)
-          acc[i] = _mm512_fmadd_ps(qh[j], LoadRow(k, 16 * j, bf16), acc[i]);
+          acc[i] = _mm512_fmadd_ps(qh[j], LoadRow(k, offset + 16 * j, bf16), acc[i]);
       }
-      _mm512_storeu_ps(out + t, SumLanes16(acc));
-    }
-    for (; t < n_keys; ++t) {
-      const void* k = sc.k_rows[t];
-      const bool bf16 = t < sc.n_cache;
-      __m512 acc = _mm512_mul_ps(qh[0], LoadRow(k, 0, bf16));
-      for (int j = 1; j < qv; ++j) acc = _mm512_fmadd_ps(qh[j], LoadRow(k, 16 * j, bf16), acc);
-      out[t] = _mm512_reduce_add_ps(acc);
+      _mm512_storeu_ps(scores + static_cast<size_t>(h) * n + t, SumLanes16(acc));
     }
   }
+  for (; t < n; ++t)
+    for (int h = 0; h < a.nh; ++h) {
+      const int offset = (h / group) * a.dq;
+      const void* k = sc.k_rows[t];
+      const bool bf16 = t < sc.n_cache;
+      __m512 acc = _mm512_mul_ps(_mm512_loadu_ps(q + h * a.dq), LoadRow(k, offset, bf16));
+      for (int j = 1; j < qv; ++j)
+        acc = _mm512_fmadd_ps(_mm512_loadu_ps(q + h * a.dq + 16 * j),
+                              LoadRow(k, offset + 16 * j, bf16), acc);
+      scores[static_cast<size_t>(h) * n + t] = _mm512_reduce_add_ps(acc);
+    }
 }
 
-void WeightedSumAvx512(const AttentionArgs& a, int group, Scratch& sc, int n_keys, float* out) {
-  const int vv = a.dv / 16;
-  for (int h = 0; h < group; ++h) {
-    __m512 acc[16];
-    for (int j = 0; j < vv; ++j) acc[j] = _mm512_setzero_ps();
-    const float* p = sc.scores.data() + static_cast<size_t>(h) * n_keys;
-    for (int t = 0; t < n_keys; ++t) {
-      const __m512 w = _mm512_set1_ps(p[t]);
-      const void* v = sc.v_rows[t];
-      const bool bf16 = t < sc.n_cache;
-      for (int j = 0; j < vv; ++j) acc[j] = _mm512_fmadd_ps(w, LoadRow(v, 16 * j, bf16), acc[j]);
+// out[h·stride + d] = Σ_t p[h·n + t]·V_t[head h's KV head, d] for every head, 16 keys at a time
+// for the same reason as the scores.
+void WeightedSumAvx512(const AttentionArgs& a, const float* p, const Scratch& sc, int n,
+                       float* out, int stride) {
+  const int vv = a.dv / 16, group = a.nh / a.kvh;
+  for (int h = 0; h < a.nh; ++h) std::fill(out + h * stride, out + h * stride + a.dv, 0.0f);
+  const int row_values = a.kvh * a.dv;
+  PrefetchRows(sc.v_rows, 0, std::min(n, kPrefetchBlocks * 16), sc.n_cache, row_values);
+  for (int t0 = 0; t0 < n; t0 += 16) {
+    const int t1 = std::min(n, t0 + 16);
+    PrefetchRows(sc.v_rows, std::min(n, t0 + kPrefetchBlocks * 16),
+                 std::min(n, t0 + (kPrefetchBlocks + 1) * 16), sc.n_cache, row_values);
+    for (int h = 0; h < a.nh; ++h) {
+      const int offset = (h / group) * a.dv;
+      float* o = out + static_cast<size_t>(h) * stride;
+      const float* ph = p + static_cast<size_t>(h) * n;
+      // Even and odd keys in separate accumulators: one set alone is a chain of dependent FMAs.
+      __m512 acc[16], odd[16];
+      for (int j = 0; j < vv; ++j) {
+        acc[j] = _mm512_loadu_ps(o + 16 * j);
+        odd[j] = _mm512_setzero_ps();
+      }
+      int t = t0;
+      for (; t + 2 <= t1; t += 2) {
+        const __m512 w0 = _mm512_set1_ps(ph[t]), w1 = _mm512_set1_ps(ph[t + 1]);
+        const void* v0 = sc.v_rows[t];
+        const void* v1 = sc.v_rows[t + 1];
+        const bool bf16_0 = t < sc.n_cache, bf16_1 = t + 1 < sc.n_cache;
+        for (int j = 0; j < vv; ++j) {
+          acc[j] = _mm512_fmadd_ps(w0, LoadRow(v0, offset + 16 * j, bf16_0), acc[j]);
+          odd[j] = _mm512_fmadd_ps(w1, LoadRow(v1, offset + 16 * j, bf16_1), odd[j]);
+        }
+      }
+      if (t < t1) {
+        const __m512 w = _mm512_set1_ps(ph[t]);
+        for (int j = 0; j < vv; ++j)
+          acc[j] = _mm512_fmadd_ps(w, LoadRow(sc.v_rows[t], offset + 16 * j, t < sc.n_cache),
+                                   acc[j]);
+      }
+      for (int j = 0; j < vv; ++j) _mm512_storeu_ps(o + 16 * j, _mm512_add_ps(acc[j], odd[j]));
     }
-    for (int j = 0; j < vv; ++j) _mm512_storeu_ps(out + h * a.dv + 16 * j, acc[j]);
   }
 }
 #else
 bool VectorPath(const AttentionArgs&) { return false; }
-void ScoresAvx512(const AttentionArgs&, const float*, int, Scratch&, int) {}
-void WeightedSumAvx512(const AttentionArgs&, int, Scratch&, int, float*) {}
+void ScoresAvx512(const AttentionArgs&, const float*, const Scratch&, int, float*) {}
+void WeightedSumAvx512(const AttentionArgs&, const float*, const Scratch&, int, float*, int) {}
 #endif
 
-// Query row i, KV head g, its query heads [h0, h0 + group): they share every K and V row they
-// read (GQA), with a two-pass softmax per head. The path (vector or portable) depends only on
-// the head dims, so a model always sums in the same order.
-void AttendGroup(const AttentionArgs& a, const SeqSpan& s, int i, int g, int h0, int group,
-                 Scratch& sc) {
-  GatherKeys(a, s, i, g, sc);
-  const int n_keys = static_cast<int>(sc.k_rows.size());
-  sc.scores.resize(static_cast<size_t>(group) * n_keys);
-  const float* q = a.q + static_cast<size_t>(s.row + i) * a.ld_q + static_cast<size_t>(h0) * a.dq;
-  float* out = a.out + static_cast<size_t>(s.row + i) * a.ld_out + static_cast<size_t>(h0) * a.dv;
+// A chunk's partial softmax for one head: max score m, Σ exp(s − m), and the unnormalized
+// Σ exp(s − m)·V (dv values).
+constexpr int kPartialExtra = 2;
+int PartialSize(const AttentionArgs& a) { return a.nh * (a.dv + kPartialExtra); }
+
+// Keys [lo, hi) of query row i of entry s, every head: partial[h·(dv + 2) + …] = {m, l, o[dv]}.
+// The path (vector or portable) depends only on the head dims, so a model always sums in the
+// same order.
+void AttendChunk(const AttentionArgs& a, const SeqSpan& s, int i, const KeyRanges& r, int lo,
+                 int hi, Scratch& sc, float* partial) {
+  GatherKeyRange(a, s, r, lo, hi, sc);
+  const int n = hi - lo;
+  const int group = a.nh / a.kvh;
+  const int stride = a.dv + kPartialExtra;
   const bool vector = VectorPath(a);
+  const float* q = a.q + static_cast<size_t>(s.row + i) * a.ld_q;
+  sc.scores.resize(static_cast<size_t>(a.nh) * n);
+  float* scores = sc.scores.data();
   if (vector) {
-    ScoresAvx512(a, q, group, sc, n_keys);
+    ScoresAvx512(a, q, sc, n, scores);
   } else {
-    for (int t = 0; t < n_keys; ++t)
-      for (int h = 0; h < group; ++h)
-        sc.scores[static_cast<size_t>(h) * n_keys + t] =
-            Dot(q + h * a.dq, static_cast<const float*>(sc.k_rows[t]), a.dq);
+    for (int h = 0; h < a.nh; ++h)
+      for (int t = 0; t < n; ++t)
+        scores[static_cast<size_t>(h) * n + t] =
+            Dot(q + h * a.dq, static_cast<const float*>(sc.k_rows[t]) + (h / group) * a.dq, a.dq);
   }
-  for (int h = 0; h < group; ++h) {
-    float* p = sc.scores.data() + static_cast<size_t>(h) * n_keys;
+  for (int h = 0; h < a.nh; ++h) {
+    float* p = scores + static_cast<size_t>(h) * n;
     float mx = -INFINITY;
-    for (int t = 0; t < n_keys; ++t) {
+    for (int t = 0; t < n; ++t) {
       p[t] *= a.scale;
       mx = std::max(mx, p[t]);
     }
 #pragma omp simd
-    for (int t = 0; t < n_keys; ++t) p[t] = FastExp(p[t] - mx);
-    const float inv = 1.0f / Sum(p, n_keys);
-    for (int t = 0; t < n_keys; ++t) p[t] *= inv;
+    for (int t = 0; t < n; ++t) p[t] = FastExp(p[t] - mx);
+    partial[static_cast<size_t>(h) * stride] = mx;
+    partial[static_cast<size_t>(h) * stride + 1] = Sum(p, n);
   }
   if (vector) {
-    WeightedSumAvx512(a, group, sc, n_keys, out);
+    WeightedSumAvx512(a, scores, sc, n, partial + kPartialExtra, stride);
     return;
   }
-  std::fill(out, out + group * a.dv, 0.0f);
-  for (int t = 0; t < n_keys; ++t)
-    for (int h = 0; h < group; ++h)
-      Axpy(sc.scores[static_cast<size_t>(h) * n_keys + t], static_cast<const float*>(sc.v_rows[t]),
-           out + h * a.dv, a.dv);
+  for (int h = 0; h < a.nh; ++h) {
+    float* o = partial + static_cast<size_t>(h) * stride + kPartialExtra;
+    std::fill(o, o + a.dv, 0.0f);
+    for (int t = 0; t < n; ++t)
+      Axpy(scores[static_cast<size_t>(h) * n + t],
+           static_cast<const float*>(sc.v_rows[t]) + (h / group) * a.dv, o, a.dv);
+  }
+}
+
+// out (nh·dv values) from a row's chunk partials, merged in chunk order.
+void MergeChunks(const AttentionArgs& a, const float* partials, int chunks, float* out) {
+  const int stride = PartialSize(a);
+  for (int h = 0; h < a.nh; ++h) {
+    const float* first = partials + static_cast<size_t>(h) * (a.dv + kPartialExtra);
+    float mx = first[0];
+    for (int c = 1; c < chunks; ++c) mx = std::max(mx, first[static_cast<size_t>(c) * stride]);
+    float* o = out + static_cast<size_t>(h) * a.dv;
+    std::fill(o, o + a.dv, 0.0f);
+    float total = 0.0f;
+    for (int c = 0; c < chunks; ++c) {
+      const float* part = first + static_cast<size_t>(c) * stride;
+      const float w = chunks == 1 ? 1.0f : std::exp(part[0] - mx);
+      total += w * part[1];
+      Axpy(w, part + kPartialExtra, o, a.dv);
+    }
+    const float inv = 1.0f / total;
+    for (int d = 0; d < a.dv; ++d) o[d] *= inv;
+  }
 }
 
 }  // namespace
 
 void Attention(const AttentionArgs& a) {
-  // Work items: (entry, query row, KV head), flattened so decode batches and long prefills both
-  // spread over all threads. When that gives too few items (a decode step of one or two
-  // sequences), each query head becomes its own item instead.
-  const int group = a.nh / a.kvh;
-  std::vector<int> item_begin(a.seqs.size() + 1, 0);
+  // Query rows, flattened over entries, and their key chunks.
+  struct Row {
+    int entry, i, n_keys, chunks;
+    size_t first_chunk;  // index of the row's first chunk among all rows' chunks
+  };
+  std::vector<Row> rows;
+  size_t total_chunks = 0;
   for (size_t e = 0; e < a.seqs.size(); ++e)
-    item_begin[e + 1] = item_begin[e] + a.seqs[e].len * a.kvh;
-  const int splits = item_begin.back() < 4 * omp_get_max_threads() ? group : 1;
-  const int total = item_begin.back() * splits;
-  const int heads = group / splits;
-#pragma omp parallel
+    for (int i = 0; i < a.seqs[e].len; ++i) {
+      const int n_keys = CountKeys(VisibleKeys(a, a.seqs[e], i));
+      const int chunks = (n_keys + kKeyChunk - 1) / kKeyChunk;
+      rows.push_back(Row{static_cast<int>(e), i, n_keys, chunks, total_chunks});
+      total_chunks += chunks;
+    }
+  const int threads = omp_get_max_threads();
+  const int row_count = static_cast<int>(rows.size());
+  const size_t partial_size = PartialSize(a);
+  auto out_row = [&](const Row& row) {
+    const SeqSpan& s = a.seqs[row.entry];
+    return a.out + static_cast<size_t>(s.row + row.i) * a.ld_out;
+  };
+  const size_t work = static_cast<size_t>(total_chunks) * kKeyChunk * a.nh * (a.dq + a.dv);
+  if (row_count >= 4 * threads) {
+    // Many rows (prefill): a row per work item, its chunks in turn.
+#pragma omp parallel if (WorthThreads(work))
+    {
+      Scratch scratch;
+      std::vector<float> partials;
+#pragma omp for schedule(dynamic, 1)
+      for (int r = 0; r < row_count; ++r) {
+        const Row& row = rows[r];
+        const SeqSpan& s = a.seqs[row.entry];
+        const KeyRanges ranges = VisibleKeys(a, s, row.i);
+        partials.resize(row.chunks * partial_size);
+        for (int c = 0; c < row.chunks; ++c)
+          AttendChunk(a, s, row.i, ranges, c * kKeyChunk, std::min(row.n_keys, (c + 1) * kKeyChunk),
+                      scratch, partials.data() + c * partial_size);
+        MergeChunks(a, partials.data(), row.chunks, out_row(row));
+      }
+    }
+    return;
+  }
+  // Few rows (decode): every chunk of every row is a work item, so a long context spreads over
+  // all threads; the rows are merged afterwards.
+  std::vector<float> partials(total_chunks * partial_size);
+  std::vector<std::pair<int, int>> items;  // (row, chunk)
+  for (int r = 0; r < row_count; ++r)
+    for (int c = 0; c < rows[r].chunks; ++c) items.emplace_back(r, c);
+  const int item_count = static_cast<int>(items.size());
+#pragma omp parallel if (WorthThreads(work))
   {
     Scratch scratch;
 #pragma omp for schedule(dynamic, 1)
-    for (int item = 0; item < total; ++item) {
-      const int base = item / splits;
-      const size_t e =
-          std::upper_bound(item_begin.begin(), item_begin.end(), base) - item_begin.begin() - 1;
-      const int local = base - item_begin[e];
-      const int g = local % a.kvh;
-      const int h0 = g * group + (item % splits) * heads;
-      AttendGroup(a, a.seqs[e], local / a.kvh, g, h0, heads, scratch);
+    for (int it = 0; it < item_count; ++it) {
+      const Row& row = rows[items[it].first];
+      const int c = items[it].second;
+      const SeqSpan& s = a.seqs[row.entry];
+      AttendChunk(a, s, row.i, VisibleKeys(a, s, row.i), c * kKeyChunk,
+                  std::min(row.n_keys, (c + 1) * kKeyChunk), scratch,
+                  partials.data() + (row.first_chunk + c) * partial_size);
     }
   }
+  for (const Row& row : rows)
+    MergeChunks(a, partials.data() + row.first_chunk * partial_size, row.chunks, out_row(row));
 }
 
 }  // namespace hymba::engine::cpu
