@@ -1,7 +1,7 @@
 // The bf16 GEMV (engine/cpu/kernels/gemv_bf16.h) on the Hymba-1.5B projection shapes: for each
 // activation row count m, the weight bytes streamed per second and the fp32 FLOP rate, one JSON
 // line per m. Compare the GB/s at m = 1 with stream_read's, and the GFLOP/s at m = 8 with the
-// FMA peak (2 cores x 2 FMA ports x 16 lanes x 2 FLOPs x clock).
+// FMA peak (fma_peak).
 //
 // Usage: gemv_bf16 [threads] [repeats]
 #include <omp.h>
@@ -40,7 +40,8 @@ int main(int argc, char** argv) {
       bytes += weights.back().bytes();
       flops_per_row += 2.0 * s[0] * s[1];
     }
-  std::vector<float> x(8 * 5504), y(8 * 11008);
+  const int rows = hymba::engine::cpu::kGemvMaxRows;
+  std::vector<float> x(rows * 5504), y(rows * 11008);
   for (auto& v : x) v = static_cast<float>(rng() % 1000) / 1000.0f;
   for (int m = 1; m <= hymba::engine::cpu::kGemvMaxRows; ++m) {
     double best = 1e30;

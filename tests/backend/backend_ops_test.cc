@@ -42,7 +42,7 @@ TEST_P(BackendOpsTest, Bf16GemmMatchesNaiveOnRoundedWeights) {
   if (!bf16.ok()) GTEST_SKIP() << "no bf16 backend here: " << bf16.status();
   Backend& b = **bf16;
   // Every small-batch kernel width, the switch to the many-row path, and a K with a tail.
-  for (int m : {1, 2, 3, 4, 5, 8, 9, 33}) {
+  for (int m : {1, 2, 3, 4, 5, 8, 9, 16, 17, 33, 65}) {
     const int k = 100, n = 37;
     auto x = Random(m * k, 12), w = Random(n * k, 13), y0 = Random(m * n, 14);
     std::vector<uint16_t> w16(w.size());

@@ -83,6 +83,24 @@ void Panel(const uint32_t* w, int pairs, const float* xt, int cols, float* y, in
   }
 }
 
+// 9 to 16 activation rows (2·M accumulators would not fit the registers): each panel is done for
+// rows 0-7 and then, straight away, for rows 8 .. M-1, which re-reads the panel from L2 (a panel
+// is at most a few hundred KiB), so each weight still comes from DRAM once. xt holds the first
+// eight rows by pair, xt_rest the others.
+template <int M2, int S2>
+void RunSplit(const Bf16Panels& w, const float* xt, const float* xt_rest, float* y, int ld_y,
+              bool acc) {
+  const int panels = w.panels(), pairs = w.pairs(), n = w.n();
+#pragma omp parallel for schedule(static)
+  for (int b = 0; b < panels; ++b) {
+    const int col = b * kPanelCols;
+    const int cols = n - col < kPanelCols ? n - col : kPanelCols;
+    Panel<8, 1>(w.panel(b), pairs, xt, cols, y + col, ld_y, acc);
+    Panel<M2, S2>(w.panel(b), pairs, xt_rest, cols, y + static_cast<size_t>(8) * ld_y + col, ld_y,
+                  acc);
+  }
+}
+
 template <int M, int S>
 void Run(const Bf16Panels& w, const float* xt, float* y, int ld_y, bool acc) {
   const int panels = w.panels(), pairs = w.pairs(), n = w.n();
@@ -96,43 +114,63 @@ void Run(const Bf16Panels& w, const float* xt, float* y, int ld_y, bool acc) {
 
 }  // namespace
 
+namespace {
+
+// x rows [r0, r0 + m) by pair into xt: xt[c·m + r] = x[r0 + r, c], zero past k.
+void ByPair(const float* x, int ld_x, int r0, int m, int k, int pairs, std::vector<float>& xt) {
+  xt.assign(static_cast<size_t>(pairs) * 2 * m, 0.0f);
+  for (int r = 0; r < m; ++r) {
+    const float* row = x + static_cast<size_t>(r0 + r) * ld_x;
+    for (int c = 0; c < k; ++c) xt[static_cast<size_t>(c) * m + r] = row[c];
+  }
+}
+
+// Runner<M, S>::Go(args...) for the row count m (1 to 8); S = 2 (an accumulator set per stream)
+// where few rows leave the FMA chains short.
+template <template <int, int> class Runner, typename... Args>
+void Dispatch(int m, const Args&... args) {
+  switch (m) {
+    case 1: Runner<1, 2>::Go(args...); break;
+    case 2: Runner<2, 2>::Go(args...); break;
+    case 3: Runner<3, 2>::Go(args...); break;
+    case 4: Runner<4, 2>::Go(args...); break;
+    case 5: Runner<5, 1>::Go(args...); break;
+    case 6: Runner<6, 1>::Go(args...); break;
+    case 7: Runner<7, 1>::Go(args...); break;
+    default: Runner<8, 1>::Go(args...); break;
+  }
+}
+
+template <int M, int S>
+struct Whole {
+  static void Go(const Bf16Panels& w, const float* xt, float* y, int ld_y, bool acc) {
+    Run<M, S>(w, xt, y, ld_y, acc);
+  }
+};
+
+template <int M, int S>
+struct Split {
+  static void Go(const Bf16Panels& w, const float* xt, const float* xt_rest, float* y, int ld_y,
+                 bool acc) {
+    RunSplit<M, S>(w, xt, xt_rest, y, ld_y, acc);
+  }
+};
+
+}  // namespace
+
 void GemvBf16(const Bf16Panels& w, const float* x, int ld_x, int m, float* y, int ld_y,
               bool accumulate) {
   // The activations by pair (zero past k), so that each pair's broadcasts share a cache line.
-  static thread_local std::vector<float> xt;
+  static thread_local std::vector<float> xt, xt_rest;
   const int k = w.k(), pairs = w.pairs();
-  xt.assign(static_cast<size_t>(pairs) * 2 * m, 0.0f);
-  for (int r = 0; r < m; ++r) {
-    const float* row = x + static_cast<size_t>(r) * ld_x;
-    for (int c = 0; c < k; ++c) xt[static_cast<size_t>(c) * m + r] = row[c];
+  if (m <= 8) {
+    ByPair(x, ld_x, 0, m, k, pairs, xt);
+    Dispatch<Whole>(m, w, xt.data(), y, ld_y, accumulate);
+    return;
   }
-  const float* t = xt.data();
-  switch (m) {
-    case 1:
-      Run<1, 2>(w, t, y, ld_y, accumulate);
-      break;
-    case 2:
-      Run<2, 2>(w, t, y, ld_y, accumulate);
-      break;
-    case 3:
-      Run<3, 2>(w, t, y, ld_y, accumulate);
-      break;
-    case 4:
-      Run<4, 2>(w, t, y, ld_y, accumulate);
-      break;
-    case 5:
-      Run<5, 1>(w, t, y, ld_y, accumulate);
-      break;
-    case 6:
-      Run<6, 1>(w, t, y, ld_y, accumulate);
-      break;
-    case 7:
-      Run<7, 1>(w, t, y, ld_y, accumulate);
-      break;
-    default:
-      Run<8, 1>(w, t, y, ld_y, accumulate);
-      break;
-  }
+  ByPair(x, ld_x, 0, 8, k, pairs, xt);
+  ByPair(x, ld_x, 8, m - 8, k, pairs, xt_rest);
+  Dispatch<Split>(m - 8, w, xt.data(), xt_rest.data(), y, ld_y, accumulate);
 }
 
 }  // namespace hymba::engine::cpu

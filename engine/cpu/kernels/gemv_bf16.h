@@ -10,7 +10,7 @@
 
 namespace hymba::engine::cpu {
 
-constexpr int kGemvMaxRows = 8;
+constexpr int kGemvMaxRows = 16;
 
 // True when the CPU runs AVX-512 (this file's kernels are compiled for it whatever the build's
 // -march says).
