@@ -394,7 +394,7 @@ void Attention(const AttentionArgs& a) {
   for (int r = 0; r < row_count; ++r)
     for (int c = 0; c < rows[r].chunks; ++c) items.emplace_back(r, c);
   const int item_count = static_cast<int>(items.size());
-#pragma omp parallel if (WorthThreads(work))
+#pragma omp parallel if (item_count > 1 && WorthThreads(work))
   {
     Scratch scratch;
 #pragma omp for schedule(dynamic, 1)

@@ -21,6 +21,13 @@ namespace {
 // 10-20% there); one row is insensitive to it.
 constexpr int kPrefetchPairs = 40;
 
+// Weights under this size run on the calling thread: they take tens of microseconds alone, less
+// than waking a sleeping OpenMP worker costs on a VM (parallel.h). In a Hymba layer these are
+// the small x_proj and dt_proj.
+constexpr size_t kParallelMinBytes = size_t{1} << 20;
+
+bool WorthThreads(const Bf16Panels& w) { return w.bytes() >= kParallelMinBytes; }
+
 // One pair of a panel against M activation rows, into sum (M rows x 32 columns): the even k of
 // the pair uses xt[0, M), the odd k xt[M, 2M).
 template <int M>
@@ -91,7 +98,7 @@ template <int M2, int S2>
 void RunSplit(const Bf16Panels& w, const float* xt, const float* xt_rest, float* y, int ld_y,
               bool acc) {
   const int panels = w.panels(), pairs = w.pairs(), n = w.n();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (WorthThreads(w))
   for (int b = 0; b < panels; ++b) {
     const int col = b * kPanelCols;
     const int cols = n - col < kPanelCols ? n - col : kPanelCols;
@@ -104,7 +111,7 @@ void RunSplit(const Bf16Panels& w, const float* xt, const float* xt_rest, float*
 template <int M, int S>
 void Run(const Bf16Panels& w, const float* xt, float* y, int ld_y, bool acc) {
   const int panels = w.panels(), pairs = w.pairs(), n = w.n();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (WorthThreads(w))
   for (int b = 0; b < panels; ++b) {
     const int col = b * kPanelCols;
     Panel<M, S>(w.panel(b), pairs, xt, n - col < kPanelCols ? n - col : kPanelCols, y + col, ld_y,
