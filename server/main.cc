@@ -61,12 +61,16 @@ int Fail(const std::string& what, const absl::Status& status) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Idle OpenMP workers must sleep, not spin: a server shares its cores with gRPC threads (and,
-  // in containers, with a CPU quota), and spinning workers starved them into multi-second stalls
-  // (benchmarks/README.md, "Serving"). libgomp reads OMP_WAIT_POLICY when it loads, before
-  // main, so the server sets it and runs itself again; a value set by the caller is kept.
-  if (std::getenv("OMP_WAIT_POLICY") == nullptr) {
-    setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+  // Idle OpenMP workers spin only briefly, then sleep. With libgomp's default (~3 ms of spinning)
+  // workers starved the gRPC threads and any neighbour process on a small machine into
+  // multi-second stalls; sleeping at once (OMP_WAIT_POLICY=PASSIVE) costs each of the ~200
+  // parallel regions of a decode step a wake-up, which made a 1.5B decode step 35% slower
+  // (163 vs 121 ms). GOMP_SPINCOUNT=3000 (~30 µs) spans the gaps inside a step and sleeps
+  // between steps (benchmarks/README.md, "Serving"). libgomp reads its variables when it loads,
+  // before main, so the server sets the spin count and runs itself again; a wait policy or spin
+  // count set by the caller is kept.
+  if (std::getenv("OMP_WAIT_POLICY") == nullptr && std::getenv("GOMP_SPINCOUNT") == nullptr) {
+    setenv("GOMP_SPINCOUNT", "3000", 1);
     execv("/proc/self/exe", argv);  // returns only on failure: go on with the default policy
   }
   absl::SetProgramUsageMessage(

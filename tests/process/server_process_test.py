@@ -10,7 +10,7 @@ Checks, on tiny-a (f32, 2 threads):
     drain and exits 0, and the port is closed afterwards;
   * a second server on a taken port exits 1 with a message naming the address;
   * a missing model directory exits 1 with a message naming the problem;
-  * the server runs with OMP_WAIT_POLICY=PASSIVE unless the caller set a policy.
+  * the server runs with GOMP_SPINCOUNT=3000 unless the caller set a wait policy or spin count.
 """
 import json
 import os
@@ -128,19 +128,23 @@ class ServerProcessTest(unittest.TestCase):
         finally:
             self.assertEqual(server.stop(), 0)
 
-    def test_idle_openmp_workers_sleep_unless_told_otherwise(self):
-        def wait_policy(env):
+    def test_idle_openmp_workers_spin_briefly_unless_told_otherwise(self):
+        def openmp_variables(env):
             server = Server(env=env)
             try:
                 with open(f"/proc/{server.proc.pid}/environ", "rb") as f:
                     variables = f.read().split(b"\0")
             finally:
                 self.assertEqual(server.stop(), 0)
-            return [v for v in variables if v.startswith(b"OMP_WAIT_POLICY=")]
-        base = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-        self.assertEqual(wait_policy(base), [b"OMP_WAIT_POLICY=PASSIVE"])
-        self.assertEqual(wait_policy({**base, "OMP_WAIT_POLICY": "ACTIVE"}),
-                         [b"OMP_WAIT_POLICY=ACTIVE"])
+            return sorted(v for v in variables
+                          if v.startswith(b"OMP_WAIT_POLICY=") or v.startswith(b"GOMP_SPINCOUNT="))
+        base = {k: v for k, v in os.environ.items()
+                if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+        self.assertEqual(openmp_variables(base), [b"GOMP_SPINCOUNT=3000"])
+        self.assertEqual(openmp_variables({**base, "OMP_WAIT_POLICY": "PASSIVE"}),
+                         [b"OMP_WAIT_POLICY=PASSIVE"])
+        self.assertEqual(openmp_variables({**base, "GOMP_SPINCOUNT": "100"}),
+                         [b"GOMP_SPINCOUNT=100"])
 
     def test_missing_model_fails_clearly(self):
         result = run(SERVER, "--model", "/nonexistent/model", "--port", "0", "--metrics_port", "-1")
