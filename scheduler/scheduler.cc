@@ -194,13 +194,13 @@ ScheduledStep Scheduler::Schedule(absl::Time now) {
   return step;
 }
 
-bool Scheduler::Sample(Sequence& seq, const float* logits, int vocab, Event* event) {
+bool Scheduler::Sample(Sequence& seq, const float* logits, int vocab, absl::Time now,
+                       Event* event) {
   const SamplingParams& sp = seq.request.sampling;
   SampledToken sampled = scheduler::Sample(logits, vocab, sp, seq.request.prompt, seq.generated);
   const int32_t token = sampled.token;
   seq.generated.push_back(token);
   event->tokens.push_back(token);
-  const absl::Time now = absl::Now();
   event->first_token = seq.generated.size() == 1;
   if (event->first_token) {
     event->token_seconds = absl::ToDoubleSeconds(now - seq.request.arrival);
@@ -232,11 +232,20 @@ bool Scheduler::Sample(Sequence& seq, const float* logits, int vocab, Event* eve
 std::vector<Event> Scheduler::Update(const ScheduledStep& step,
                                      const absl::StatusOr<engine::StepResult>& result) {
   ++stats_.steps;
+  // One clock reading for the step: its tokens all became known when it ended.
+  const absl::Time now = absl::Now();
   std::vector<Event> events;
+  events.reserve(step.entry_ids.size());
+  // Entries follow running_'s order (decodes, then prompt chunks, then admissions), so each
+  // search starts where the previous one ended: linear in the batch, not quadratic.
+  size_t hint = 0;
   for (size_t i = 0; i < step.entry_ids.size(); ++i) {
-    auto it = std::find_if(running_.begin(), running_.end(),
-                           [&](const auto& s) { return s->request.id == step.entry_ids[i]; });
+    auto is_entry = [&](const auto& s) { return s->request.id == step.entry_ids[i]; };
+    hint = std::min(hint, running_.size());
+    auto it = std::find_if(running_.begin() + hint, running_.end(), is_entry);
+    if (it == running_.end()) it = std::find_if(running_.begin(), running_.begin() + hint, is_entry);
     HY_CHECK(it != running_.end());
+    hint = static_cast<size_t>(it - running_.begin()) + 1;
     Sequence& seq = **it;
     Event e;
     e.id = seq.request.id;
@@ -248,14 +257,16 @@ std::vector<Event> Scheduler::Update(const ScheduledStep& step,
     } else {
       seq.computed += static_cast<int>(step.plan.entries[i].tokens.size());
       if (result->row_count[i] > 0)
-        finished = Sample(seq, result->last_row(static_cast<int>(i)), result->vocab_size, &e);
+        finished =
+            Sample(seq, result->last_row(static_cast<int>(i)), result->vocab_size, now, &e);
     }
     e.prompt_tokens = seq.prompt_len();
     e.completion_tokens = static_cast<int>(seq.generated.size());
     if (finished) {
-      SetFinishTiming(seq, absl::Now(), &e);
+      SetFinishTiming(seq, now, &e);
       slots_.Release(seq.slot);
       running_.erase(it);
+      --hint;  // the next sequence moved into the erased place
     }
     if (finished || !e.tokens.empty()) events.push_back(std::move(e));
   }

@@ -82,7 +82,7 @@ class Scheduler {
   void DropExpired(absl::Time now, ScheduledStep* step);
   static void SetFinishTiming(const Sequence& seq, absl::Time now, Event* e);
   void AddEntry(Sequence& seq, int count, ScheduledStep* step);
-  bool Sample(Sequence& seq, const float* logits, int vocab, Event* event);
+  bool Sample(Sequence& seq, const float* logits, int vocab, absl::Time now, Event* event);
 
   SchedulerOptions options_;
   SlotPool slots_;
