@@ -21,10 +21,9 @@ namespace {
 // 10-20% there); one row is insensitive to it.
 constexpr int kPrefetchPairs = 40;
 
-// Weights under this size run on the calling thread: they take tens of microseconds alone, less
-// than waking a sleeping OpenMP worker costs on a VM (parallel.h). In a Hymba layer these are
-// the small x_proj and dt_proj.
-constexpr size_t kParallelMinBytes = size_t{1} << 20;
+// Weights under this size run on the calling thread: a few microseconds of work, less than
+// waking an OpenMP worker costs.
+constexpr size_t kParallelMinBytes = size_t{128} << 10;
 
 bool WorthThreads(const Bf16Panels& w) { return w.bytes() >= kParallelMinBytes; }
 
