@@ -27,6 +27,7 @@ bench() {
     tee "$out/$name.json"
 }
 "$build/benchmarks/gemm_peak" "$threads" 1600 11008 | tee "$out/gemm.json"
+"$build/benchmarks/fma_peak" "$threads" | tail -1 | tee "$out/fma.json"
 for i in $(seq "$rounds"); do
   probe "probe${i}a"
   bench "b1_$i" --batch 1 --prompt-len 128 --gen-len 32
@@ -36,7 +37,7 @@ for i in $(seq "$rounds"); do
 done
 bench b1_512 --batch 1 --prompt-len 512 --gen-len 32
 probe probe_512
-$py - "$out" "$rounds" <<'PY'
+$py - "$out" "$rounds" "$model" <<'PY'
 import json, pathlib, statistics, sys
 d, rounds = pathlib.Path(sys.argv[1]), int(sys.argv[2])
 r = {p.stem: json.loads(p.read_text()) for p in d.glob("*.json")}
@@ -44,8 +45,12 @@ bw = lambda name: r[name]["best_gb_s"]
 # Bytes a decode step must read: every weight once (the embedding lookup reads one row).
 weight_bytes = r["b1_1"]["streamed_weight_mib"] * 1048576
 limit = lambda gb_s: gb_s * 1e9 / weight_bytes
-# A token costs two FLOPs per weight (multiply and add).
-flops_per_token = 2 * weight_bytes / (2 if r["b1_1"]["precision"] == "bf16" else 4)
+# A prompt token costs two FLOPs (multiply and add) per weight it meets: every weight but the
+# output head, which a prefill applies to the last position only.
+config = json.loads((pathlib.Path(sys.argv[3]) / "config.json").read_text())
+bytes_per_weight = 2 if r["b1_1"]["precision"] == "bf16" else 4
+head_bytes = config["vocab_size"] * config["hidden_size"] * bytes_per_weight
+flops_per_token = 2 * (weight_bytes - head_bytes) / bytes_per_weight
 per_round = []
 for i in range(1, rounds + 1):
     b1, b8 = r[f"b1_{i}"], r[f"b8_{i}"]
@@ -68,8 +73,11 @@ print(json.dumps({
     "batch1_decode_tok_s_ctx512": b512["decode_tok_s"],
     "batch1_decode_fraction_of_bandwidth_limit_ctx512": round(b512["decode_tok_s"] / limit512, 3),
     "prefill512_tok_s": b512["prefill_tok_s"],
-    "prefill512_fraction_of_f32_gemm_peak": round(b512["prefill_tok_s"] * flops_per_token / (r["gemm"]["f32_m512_gflop_s"] * 1e9), 3),
+    "prefill512_gflop_s": round(b512["prefill_tok_s"] * flops_per_token / 1e9, 1),
+    "prefill512_fraction_of_fp32_fma_peak": round(b512["prefill_tok_s"] * flops_per_token / (r["fma"]["fp32_fma_gop_s"] * 1e9), 3),
+    "prefill_tok_s_at_fp32_fma_peak": round(r["fma"]["fp32_fma_gop_s"] * 1e9 / flops_per_token, 1),
     "rounds": per_round,
     "gemm_peak": r["gemm"],
+    "fma_peak": r["fma"],
 }, indent=1))
 PY
