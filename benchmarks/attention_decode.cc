@@ -4,6 +4,7 @@
 // Prints one JSON line per context: microseconds per layer and the K/V bytes read per second.
 //
 // Usage: attention_decode [threads] [batch] [contexts...]   (default 2 1 256 1024 4096)
+//   env KV_MIB: the K/V spread over the layers (default 512; 1 keeps one layer in the caches)
 #include <omp.h>
 
 #include <chrono>
