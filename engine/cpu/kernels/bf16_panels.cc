@@ -16,13 +16,14 @@ void Bf16Panels::Free::operator()(uint32_t* p) const { std::free(p); }
 
 Bf16Panels::Bf16Panels(const uint16_t* w, int n, int k) : n_(n), k_(k) {
   // Large weights on 2 MiB pages where the kernel allows: one TLB entry covers 2 MiB of the
-  // stream instead of 4 KiB.
+  // stream instead of 4 KiB. The start is 2 MiB aligned; the size is not rounded up, so a
+  // weight's last partial 2 MiB stays on small pages instead of holding a mostly empty huge page.
   const size_t huge = size_t{2} << 20;
   const size_t align = bytes() >= huge ? huge : 64;
-  const size_t size = (bytes() + align - 1) / align * align;
-  data_.reset(static_cast<uint32_t*>(std::aligned_alloc(align, size > 0 ? size : align)));
-  if (!data_) throw std::bad_alloc();
-  if (align == huge) madvise(data_.get(), size, MADV_HUGEPAGE);
+  void* memory = nullptr;
+  if (posix_memalign(&memory, align, bytes() > 0 ? bytes() : align) != 0) throw std::bad_alloc();
+  data_.reset(static_cast<uint32_t*>(memory));
+  if (align == huge) madvise(memory, bytes(), MADV_HUGEPAGE);
   const int pair_count = pairs(), panel_count = panels();
 #pragma omp parallel for schedule(static)
   for (int b = 0; b < panel_count; ++b) {
