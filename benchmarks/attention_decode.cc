@@ -82,8 +82,9 @@ int main(int argc, char** argv) {
       best = std::min(best, s / layers);
     }
     const double bytes = static_cast<double>(batch) * (context + meta) * kvh * (dq + dv) * 4;
-    std::printf("{\"threads\":%d,\"batch\":%d,\"context\":%d,\"us_per_layer\":%.1f,\"kv_gb_s\":%.2f}\n",
-                threads, batch, context, best * 1e6, bytes / best / 1e9);
+    std::printf(
+        "{\"threads\":%d,\"batch\":%d,\"context\":%d,\"us_per_layer\":%.1f,\"kv_gb_s\":%.2f}\n",
+        threads, batch, context, best * 1e6, bytes / best / 1e9);
   }
   return 0;
 }

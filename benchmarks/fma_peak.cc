@@ -32,10 +32,14 @@ const Kind kKinds[] = {{"fp32_fma", "avx512f", 16},
 bool Supported(int kind) {
   __builtin_cpu_init();
   switch (kind) {
-    case 0: return __builtin_cpu_supports("avx512f");
-    case 1: return __builtin_cpu_supports("avx512bf16");
-    case 2: return __builtin_cpu_supports("avx512vnni");
-    default: return __builtin_cpu_supports("avx512fp16");
+    case 0:
+      return __builtin_cpu_supports("avx512f");
+    case 1:
+      return __builtin_cpu_supports("avx512bf16");
+    case 2:
+      return __builtin_cpu_supports("avx512vnni");
+    default:
+      return __builtin_cpu_supports("avx512fp16");
   }
 }
 
@@ -44,10 +48,18 @@ double Run(int kind, long iterations) {
   const auto t0 = std::chrono::steady_clock::now();
   for (long i = 0; i < iterations; ++i) {
     switch (kind) {
-      case 0: asm volatile(HY_REPEAT12(HY_FMA_PS) ::: "memory"); break;
-      case 1: asm volatile(HY_REPEAT12(HY_DP_BF16) ::: "memory"); break;
-      case 2: asm volatile(HY_REPEAT12(HY_DP_BUSD) ::: "memory"); break;
-      default: asm volatile(HY_REPEAT12(HY_FMA_PH) ::: "memory"); break;
+      case 0:
+        asm volatile(HY_REPEAT12(HY_FMA_PS)::: "memory");
+        break;
+      case 1:
+        asm volatile(HY_REPEAT12(HY_DP_BF16)::: "memory");
+        break;
+      case 2:
+        asm volatile(HY_REPEAT12(HY_DP_BUSD)::: "memory");
+        break;
+      default:
+        asm volatile(HY_REPEAT12(HY_FMA_PH)::: "memory");
+        break;
     }
   }
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -4,6 +4,8 @@
 // FMA peak (fma_peak).
 //
 // Usage: gemv_bf16 [threads] [repeats]
+#include "engine/cpu/kernels/gemv_bf16.h"
+
 #include <omp.h>
 
 #include <chrono>
@@ -11,8 +13,6 @@
 #include <cstdlib>
 #include <random>
 #include <vector>
-
-#include "engine/cpu/kernels/gemv_bf16.h"
 
 using hymba::engine::cpu::Bf16Panels;
 
@@ -52,9 +52,11 @@ int main(int argc, char** argv) {
       const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       if (s < best) best = s;
     }
-    std::printf("{\"threads\":%d,\"m\":%d,\"weight_gib\":%.2f,\"ms\":%.1f,\"gb_s\":%.2f,\"gflop_s\":%.1f}\n",
-                threads, m, bytes / 1073741824.0, best * 1e3, bytes / best / 1e9,
-                flops_per_row * m / best / 1e9);
+    std::printf(
+        "{\"threads\":%d,\"m\":%d,\"weight_gib\":%.2f,\"ms\":%.1f,\"gb_s\":%.2f,\"gflop_s\":%.1f}"
+        "\n",
+        threads, m, bytes / 1073741824.0, best * 1e3, bytes / best / 1e9,
+        flops_per_row * m / best / 1e9);
   }
   return 0;
 }

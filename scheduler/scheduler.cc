@@ -243,7 +243,8 @@ std::vector<Event> Scheduler::Update(const ScheduledStep& step,
     auto is_entry = [&](const auto& s) { return s->request.id == step.entry_ids[i]; };
     hint = std::min(hint, running_.size());
     auto it = std::find_if(running_.begin() + hint, running_.end(), is_entry);
-    if (it == running_.end()) it = std::find_if(running_.begin(), running_.begin() + hint, is_entry);
+    if (it == running_.end())
+      it = std::find_if(running_.begin(), running_.begin() + hint, is_entry);
     HY_CHECK(it != running_.end());
     hint = static_cast<size_t>(it - running_.begin()) + 1;
     Sequence& seq = **it;
@@ -257,8 +258,7 @@ std::vector<Event> Scheduler::Update(const ScheduledStep& step,
     } else {
       seq.computed += static_cast<int>(step.plan.entries[i].tokens.size());
       if (result->row_count[i] > 0)
-        finished =
-            Sample(seq, result->last_row(static_cast<int>(i)), result->vocab_size, now, &e);
+        finished = Sample(seq, result->last_row(static_cast<int>(i)), result->vocab_size, now, &e);
     }
     e.prompt_tokens = seq.prompt_len();
     e.completion_tokens = static_cast<int>(seq.generated.size());

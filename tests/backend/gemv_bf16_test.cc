@@ -22,7 +22,8 @@ std::vector<uint16_t> RandomBf16(size_t count, uint32_t seed) {
 }
 
 // Shapes around the panel width (32 columns) and the pair size (2), odd and even k.
-const int kShapes[][2] = {{1, 1}, {31, 3}, {32, 2}, {33, 64}, {64, 65}, {100, 37}, {70, 160}, {48, 40}};
+const int kShapes[][2] = {{1, 1},   {31, 3},   {32, 2},   {33, 64},
+                          {64, 65}, {100, 37}, {70, 160}, {48, 40}};
 
 TEST(Bf16PanelsTest, WidenAndUnpackGiveTheCheckpointLayoutBack) {
   for (const auto& s : kShapes) {
@@ -38,7 +39,8 @@ TEST(Bf16PanelsTest, WidenAndUnpackGiveTheCheckpointLayoutBack) {
     for (int c = 0; c < k; ++c)
       for (int j = 0; j < n; ++j) {
         const uint16_t bits = w[static_cast<size_t>(j) * k + c];
-        ASSERT_EQ(dense[static_cast<size_t>(j) * k + c], bits) << n << "x" << k << " " << j << "," << c;
+        ASSERT_EQ(dense[static_cast<size_t>(j) * k + c], bits)
+            << n << "x" << k << " " << j << "," << c;
         ASSERT_EQ(wide[static_cast<size_t>(j) * k + c], Bf16BitsToF32(bits))
             << n << "x" << k << " " << j << "," << c;
       }

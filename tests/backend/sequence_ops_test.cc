@@ -54,138 +54,138 @@ TEST_P(SequenceOpsTest, AttentionOverPrefixRingAndChunk) {
   // Variants: full or windowed attention; fp32 or bf16 cache; head dims off or on the 16-lane
   // vector path.
   for (const Shape& shape : shapes)
-  for (int variant = 0; variant < 8; ++variant) {
-    const int window = variant % 2 ? shape.window : 0;
-    const bool bf16 = variant & 2;
-    const int dq = variant & 4 ? 16 : 8, dv = 2 * dq;
-    auto round = [&](std::vector<float>& v, size_t from, size_t to) {
-      if (bf16)
-        for (size_t i = from; i < to; ++i) v[i] = Bf16BitsToF32(F32ToBf16Bits(v[i]));
-    };
-    auto upload_cache = [&](const std::vector<float>& v) {
-      if (!bf16) return Upload(v);
-      std::vector<uint16_t> bits(v.size());
-      for (size_t i = 0; i < v.size(); ++i) bits[i] = F32ToBf16Bits(v[i]);
-      auto buf = backend_->Allocate(bits.size() * 2);
-      backend_->CopyToDevice(buf->data(), bits.data(), bits.size() * 2);
-      return std::move(buf).value();
-    };
-    // Two sequences in slots 1 and 0; each has `before` positions in its ring and feeds `len`.
-    const int slots = 2, cap = window > 0 ? window : shape.full_cap;
-    const std::vector<Seq>& seqs = shape.seqs;
-    int total_pos = 0;
-    for (const Seq& s : seqs) total_pos = std::max(total_pos, M + s.before + s.len);
-    // Absolute-position K/V/Q per sequence; the prefix (positions < M) is shared.
-    auto Kp = Random(M * kvh * dq, 20), Vp = Random(M * kvh * dv, 21);
-    round(Kp, 0, Kp.size());  // the reference sees exactly what the cache holds
-    round(Vp, 0, Vp.size());
-    DeviceBuffer prefix_k = upload_cache(Kp), prefix_v = upload_cache(Vp);
-    std::vector<std::vector<float>> Ks, Vs, Qs;
-    int rows = 0;
-    for (size_t s = 0; s < seqs.size(); ++s) {
-      auto K = Random(total_pos * kvh * dq, 30 + s), V = Random(total_pos * kvh * dv, 40 + s);
-      std::copy(Kp.begin(), Kp.end(), K.begin());
-      std::copy(Vp.begin(), Vp.end(), V.begin());
-      round(K, M * kvh * dq, (M + seqs[s].before) * kvh * dq);  // ring positions
-      round(V, M * kvh * dv, (M + seqs[s].before) * kvh * dv);
-      Ks.push_back(K);
-      Vs.push_back(V);
-      Qs.push_back(Random(total_pos * nh * dq, 50 + s));
-      rows += seqs[s].len;
-    }
-    // Fill the rings with the positions before each chunk, as KvWrite would.
-    std::vector<float> rk(slots * cap * kvh * dq), rv(slots * cap * kvh * dv);
-    const RingIndex ring{cap, M};
-    for (size_t s = 0; s < seqs.size(); ++s)
-      for (int p = M; p < M + seqs[s].before; ++p) {
-        const size_t row = seqs[s].slot * cap + ring.Row(p);
-        std::copy_n(&Ks[s][p * kvh * dq], kvh * dq, &rk[row * kvh * dq]);
-        std::copy_n(&Vs[s][p * kvh * dv], kvh * dv, &rv[row * kvh * dv]);
+    for (int variant = 0; variant < 8; ++variant) {
+      const int window = variant % 2 ? shape.window : 0;
+      const bool bf16 = variant & 2;
+      const int dq = variant & 4 ? 16 : 8, dv = 2 * dq;
+      auto round = [&](std::vector<float>& v, size_t from, size_t to) {
+        if (bf16)
+          for (size_t i = from; i < to; ++i) v[i] = Bf16BitsToF32(F32ToBf16Bits(v[i]));
+      };
+      auto upload_cache = [&](const std::vector<float>& v) {
+        if (!bf16) return Upload(v);
+        std::vector<uint16_t> bits(v.size());
+        for (size_t i = 0; i < v.size(); ++i) bits[i] = F32ToBf16Bits(v[i]);
+        auto buf = backend_->Allocate(bits.size() * 2);
+        backend_->CopyToDevice(buf->data(), bits.data(), bits.size() * 2);
+        return std::move(buf).value();
+      };
+      // Two sequences in slots 1 and 0; each has `before` positions in its ring and feeds `len`.
+      const int slots = 2, cap = window > 0 ? window : shape.full_cap;
+      const std::vector<Seq>& seqs = shape.seqs;
+      int total_pos = 0;
+      for (const Seq& s : seqs) total_pos = std::max(total_pos, M + s.before + s.len);
+      // Absolute-position K/V/Q per sequence; the prefix (positions < M) is shared.
+      auto Kp = Random(M * kvh * dq, 20), Vp = Random(M * kvh * dv, 21);
+      round(Kp, 0, Kp.size());  // the reference sees exactly what the cache holds
+      round(Vp, 0, Vp.size());
+      DeviceBuffer prefix_k = upload_cache(Kp), prefix_v = upload_cache(Vp);
+      std::vector<std::vector<float>> Ks, Vs, Qs;
+      int rows = 0;
+      for (size_t s = 0; s < seqs.size(); ++s) {
+        auto K = Random(total_pos * kvh * dq, 30 + s), V = Random(total_pos * kvh * dv, 40 + s);
+        std::copy(Kp.begin(), Kp.end(), K.begin());
+        std::copy(Vp.begin(), Vp.end(), V.begin());
+        round(K, M * kvh * dq, (M + seqs[s].before) * kvh * dq);  // ring positions
+        round(V, M * kvh * dv, (M + seqs[s].before) * kvh * dv);
+        Ks.push_back(K);
+        Vs.push_back(V);
+        Qs.push_back(Random(total_pos * nh * dq, 50 + s));
+        rows += seqs[s].len;
       }
-    DeviceBuffer ring_k = upload_cache(rk), ring_v = upload_cache(rv);
-    // Packed chunk rows.
-    std::vector<float> q(rows * nh * dq), k(rows * kvh * dq), v(rows * kvh * dv);
-    std::vector<SeqSpan> spans;
-    int row = 0;
-    for (size_t s = 0; s < seqs.size(); ++s) {
-      const int start = M + seqs[s].before;
-      spans.push_back(SeqSpan{seqs[s].slot, row, seqs[s].len, start});
-      for (int i = 0; i < seqs[s].len; ++i, ++row) {
-        std::copy_n(&Qs[s][(start + i) * nh * dq], nh * dq, &q[row * nh * dq]);
-        std::copy_n(&Ks[s][(start + i) * kvh * dq], kvh * dq, &k[row * kvh * dq]);
-        std::copy_n(&Vs[s][(start + i) * kvh * dv], kvh * dv, &v[row * kvh * dv]);
+      // Fill the rings with the positions before each chunk, as KvWrite would.
+      std::vector<float> rk(slots * cap * kvh * dq), rv(slots * cap * kvh * dv);
+      const RingIndex ring{cap, M};
+      for (size_t s = 0; s < seqs.size(); ++s)
+        for (int p = M; p < M + seqs[s].before; ++p) {
+          const size_t row = seqs[s].slot * cap + ring.Row(p);
+          std::copy_n(&Ks[s][p * kvh * dq], kvh * dq, &rk[row * kvh * dq]);
+          std::copy_n(&Vs[s][p * kvh * dv], kvh * dv, &rv[row * kvh * dv]);
+        }
+      DeviceBuffer ring_k = upload_cache(rk), ring_v = upload_cache(rv);
+      // Packed chunk rows.
+      std::vector<float> q(rows * nh * dq), k(rows * kvh * dq), v(rows * kvh * dv);
+      std::vector<SeqSpan> spans;
+      int row = 0;
+      for (size_t s = 0; s < seqs.size(); ++s) {
+        const int start = M + seqs[s].before;
+        spans.push_back(SeqSpan{seqs[s].slot, row, seqs[s].len, start});
+        for (int i = 0; i < seqs[s].len; ++i, ++row) {
+          std::copy_n(&Qs[s][(start + i) * nh * dq], nh * dq, &q[row * nh * dq]);
+          std::copy_n(&Ks[s][(start + i) * kvh * dq], kvh * dq, &k[row * kvh * dq]);
+          std::copy_n(&Vs[s][(start + i) * kvh * dv], kvh * dv, &v[row * kvh * dv]);
+        }
+      }
+      DeviceBuffer dq_buf = Upload(q), dk = Upload(k), dvb = Upload(v),
+                   out = Upload(std::vector<float>(rows * nh * dv));
+      AttentionArgs a;
+      a.seqs = spans;
+      a.q = dq_buf.f32();
+      a.ld_q = nh * dq;
+      a.k = dk.f32();
+      a.ld_k = kvh * dq;
+      a.v = dvb.f32();
+      a.ld_v = kvh * dv;
+      a.out = out.f32();
+      a.ld_out = nh * dv;
+      a.cache_bf16 = bf16;
+      a.prefix_k = prefix_k.f32();
+      a.prefix_v = prefix_v.f32();
+      a.prefix_len = M;
+      a.ring_k = ring_k.f32();
+      a.ring_v = ring_v.f32();
+      a.capacity = cap;
+      a.window = window;
+      a.num_meta = M;
+      a.nh = nh;
+      a.kvh = kvh;
+      a.dq = dq;
+      a.dv = dv;
+      a.scale = 1.0f / std::sqrt(static_cast<float>(dq));
+      backend_->Attention(a);
+      auto got = Download(out, rows * nh * dv);
+      row = 0;
+      for (size_t s = 0; s < seqs.size(); ++s)
+        for (int i = 0; i < seqs[s].len; ++i, ++row)
+          for (int h = 0; h < nh; ++h) {
+            auto ref = NaiveAttend(Qs[s], Ks[s], Vs[s], M + seqs[s].before + i, h, nh, kvh, dq, dv,
+                                   window, M);
+            for (int j = 0; j < dv; ++j)
+              ASSERT_NEAR(got[(row * nh + h) * dv + j], ref[j], 1e-5)
+                  << "variant " << variant << " seq " << s << " row " << i << " head " << h;
+          }
+      // KvWrite then keeps exactly the last `cap` positions of each sequence in its ring.
+      KvWriteArgs w;
+      w.seqs = spans;
+      w.k = dk.f32();
+      w.ld_k = kvh * dq;
+      w.v = dvb.f32();
+      w.ld_v = kvh * dv;
+      w.cache_bf16 = bf16;
+      w.ring_k = ring_k.f32();
+      w.ring_v = ring_v.f32();
+      w.capacity = cap;
+      w.ring_base = M;
+      w.k_width = kvh * dq;
+      w.v_width = kvh * dv;
+      backend_->KvWrite(w);
+      const size_t ring_elems = slots * cap * kvh * dq;
+      std::vector<uint8_t> raw(ring_elems * (bf16 ? 2 : 4));
+      backend_->CopyToHost(raw.data(), ring_k.data(), raw.size());
+      auto stored = [&](size_t i) {
+        if (!bf16) return reinterpret_cast<const float*>(raw.data())[i];
+        return Bf16BitsToF32(reinterpret_cast<const uint16_t*>(raw.data())[i]);
+      };
+      for (size_t s = 0; s < seqs.size(); ++s) {
+        const int end = M + seqs[s].before + seqs[s].len;
+        for (int p = ring.OldestHeld(end); p < end; ++p)
+          for (int j = 0; j < kvh * dq; ++j) {
+            const float want = Ks[s][p * kvh * dq + j];
+            ASSERT_EQ(stored((seqs[s].slot * cap + ring.Row(p)) * kvh * dq + j),
+                      bf16 ? Bf16BitsToF32(F32ToBf16Bits(want)) : want);
+          }
       }
     }
-    DeviceBuffer dq_buf = Upload(q), dk = Upload(k), dvb = Upload(v),
-                 out = Upload(std::vector<float>(rows * nh * dv));
-    AttentionArgs a;
-    a.seqs = spans;
-    a.q = dq_buf.f32();
-    a.ld_q = nh * dq;
-    a.k = dk.f32();
-    a.ld_k = kvh * dq;
-    a.v = dvb.f32();
-    a.ld_v = kvh * dv;
-    a.out = out.f32();
-    a.ld_out = nh * dv;
-    a.cache_bf16 = bf16;
-    a.prefix_k = prefix_k.f32();
-    a.prefix_v = prefix_v.f32();
-    a.prefix_len = M;
-    a.ring_k = ring_k.f32();
-    a.ring_v = ring_v.f32();
-    a.capacity = cap;
-    a.window = window;
-    a.num_meta = M;
-    a.nh = nh;
-    a.kvh = kvh;
-    a.dq = dq;
-    a.dv = dv;
-    a.scale = 1.0f / std::sqrt(static_cast<float>(dq));
-    backend_->Attention(a);
-    auto got = Download(out, rows * nh * dv);
-    row = 0;
-    for (size_t s = 0; s < seqs.size(); ++s)
-      for (int i = 0; i < seqs[s].len; ++i, ++row)
-        for (int h = 0; h < nh; ++h) {
-          auto ref = NaiveAttend(Qs[s], Ks[s], Vs[s], M + seqs[s].before + i, h, nh, kvh, dq, dv,
-                                 window, M);
-          for (int j = 0; j < dv; ++j)
-            ASSERT_NEAR(got[(row * nh + h) * dv + j], ref[j], 1e-5)
-                << "variant " << variant << " seq " << s << " row " << i << " head " << h;
-        }
-    // KvWrite then keeps exactly the last `cap` positions of each sequence in its ring.
-    KvWriteArgs w;
-    w.seqs = spans;
-    w.k = dk.f32();
-    w.ld_k = kvh * dq;
-    w.v = dvb.f32();
-    w.ld_v = kvh * dv;
-    w.cache_bf16 = bf16;
-    w.ring_k = ring_k.f32();
-    w.ring_v = ring_v.f32();
-    w.capacity = cap;
-    w.ring_base = M;
-    w.k_width = kvh * dq;
-    w.v_width = kvh * dv;
-    backend_->KvWrite(w);
-    const size_t ring_elems = slots * cap * kvh * dq;
-    std::vector<uint8_t> raw(ring_elems * (bf16 ? 2 : 4));
-    backend_->CopyToHost(raw.data(), ring_k.data(), raw.size());
-    auto stored = [&](size_t i) {
-      if (!bf16) return reinterpret_cast<const float*>(raw.data())[i];
-      return Bf16BitsToF32(reinterpret_cast<const uint16_t*>(raw.data())[i]);
-    };
-    for (size_t s = 0; s < seqs.size(); ++s) {
-      const int end = M + seqs[s].before + seqs[s].len;
-      for (int p = ring.OldestHeld(end); p < end; ++p)
-        for (int j = 0; j < kvh * dq; ++j) {
-          const float want = Ks[s][p * kvh * dq + j];
-          ASSERT_EQ(stored((seqs[s].slot * cap + ring.Row(p)) * kvh * dq + j),
-                    bf16 ? Bf16BitsToF32(F32ToBf16Bits(want)) : want);
-        }
-    }
-  }
 }
 
 TEST_P(SequenceOpsTest, CausalConvWithStateAcrossChunks) {

@@ -4,8 +4,9 @@
 #include <sys/mman.h>
 
 #include <cstdlib>
-#include <cstring>
 #include <new>
+
+#include "engine/cpu/kernels/gemv_bf16.h"
 
 // GCC 12 flags the deliberately undefined pass-through operands inside the AVX-512 intrinsics.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -102,8 +103,7 @@ __attribute__((target("avx512f"))) inline void Transpose16x16(const __m512i (&r)
 // WidenBf16Panels for even k on AVX-512: blocks of 16 pairs x 16 lanes are transposed in
 // registers; a lane's 16 pairs are 32 consecutive bf16 of its row, widened by zero-extending
 // each half to 32 bits and shifting it up. The last pairs (fewer than 16) go through scalar code.
-__attribute__((target("avx512f,avx512bw"))) void WidenEvenKAvx512(const Bf16Panels& w,
-                                                                   float* out) {
+__attribute__((target("avx512f,avx512bw"))) void WidenEvenKAvx512(const Bf16Panels& w, float* out) {
   const int n = w.n(), k = w.k(), pair_count = w.pairs(), panel_count = w.panels();
   const int vector_pairs = pair_count / 16 * 16;
 #pragma omp parallel for schedule(static)
@@ -120,10 +120,10 @@ __attribute__((target("avx512f,avx512bw"))) void WidenEvenKAvx512(const Bf16Pane
         Transpose16x16(r, o);
         for (int c = 0; c < width; ++c) {
           float* dst = out + static_cast<size_t>(col0 + c) * k + 2 * p0;
-          const __m512i lo = _mm512_slli_epi32(
-              _mm512_cvtepu16_epi32(_mm512_castsi512_si256(o[c])), 16);
-          const __m512i hi = _mm512_slli_epi32(
-              _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(o[c], 1)), 16);
+          const __m512i lo =
+              _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_castsi512_si256(o[c])), 16);
+          const __m512i hi =
+              _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(o[c], 1)), 16);
           _mm512_storeu_si512(dst, lo);
           _mm512_storeu_si512(dst + 16, hi);
         }
@@ -142,23 +142,11 @@ __attribute__((target("avx512f,avx512bw"))) void WidenEvenKAvx512(const Bf16Pane
 
 void WidenBf16Panels(const Bf16Panels& w, float* out) {
   const int k = w.k();
-  static const bool avx512 = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
-  }();
-  if (avx512 && k % 2 == 0) {
+  if (k % 2 == 0 && GemvBf16Available()) {
     WidenEvenKAvx512(w, out);
     return;
   }
   uint32_t* bits = reinterpret_cast<uint32_t*>(out);
-  if (k % 2 == 0) {
-    // Both halves of a lane at once: one 8-byte store per pair.
-    Unpack(w, [bits, k](int row, int p, uint32_t lane) {
-      const uint64_t wide = static_cast<uint64_t>(lane & 0xFFFF0000u) << 32 | (lane << 16);
-      std::memcpy(bits + static_cast<size_t>(row) * k + 2 * p, &wide, sizeof(wide));
-    });
-    return;
-  }
   Unpack(w, [bits, k](int row, int p, uint32_t lane) {
     uint32_t* dst = bits + static_cast<size_t>(row) * k + 2 * p;
     dst[0] = lane << 16;

@@ -50,8 +50,8 @@ void ConvBlock(const CausalConvArgs& a, const SeqSpan& s, int c0, int c1) {
 void CausalConv(const CausalConvArgs& a) {
   const int blocks = (a.channels + kChannelBlock - 1) / kChannelBlock;
   const int total = static_cast<int>(a.seqs.size()) * blocks;
-#pragma omp parallel for schedule(dynamic, 1) if ( \
-    WorthThreads(TotalTokens(a.seqs) * a.channels * a.kernel))
+#pragma omp parallel for schedule( \
+    dynamic, 1) if (WorthThreads(TotalTokens(a.seqs) * a.channels * a.kernel))
   for (int item = 0; item < total; ++item) {
     const SeqSpan& s = a.seqs[item / blocks];
     const int c0 = (item % blocks) * kChannelBlock;

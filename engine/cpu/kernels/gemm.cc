@@ -199,8 +199,8 @@ void CpuWeight::Apply(const float* x, int ld_x, int m, float* y, int ld_y, bool 
   dnnl::memory weights = impl_->weights;
   dnnl::memory::desc wdesc = impl_->weights_desc;
   if (impl_->bf16) {
-    // A dense W [n, k] (oneDNN's {k, n} in layout "ba") for oneDNN (cheap next to a many-row GEMM): bf16 for AMX, else widened
-    // to fp32 for the f32 matmul.
+    // A dense W [n, k] (oneDNN's {k, n} in layout "ba"), cheap next to a many-row GEMM: bf16
+    // for AMX, else widened to fp32 for the f32 matmul.
     const size_t count = static_cast<size_t>(n_) * k_;
     if (amx_bf16) {
       std::vector<uint16_t>& dense = DenseBf16Scratch();

@@ -17,8 +17,8 @@ bool GemvBf16Available() {
 namespace {
 
 // How far ahead of the FMAs each thread prefetches its weight stream, in pairs (128 bytes each).
-// On this machine kind 4-6 KiB ahead did best at 4-8 rows (benchmarks/gemv_bf16; 1-2 KiB lost
-// 10-20% there); one row is insensitive to it.
+// On this machine kind 4-6 KiB ahead did best at 8 rows (benchmarks/gemv_bf16: 1 KiB ahead was
+// 10-15% slower there, no prefetch ~35% slower); one row is insensitive to it.
 constexpr int kPrefetchPairs = 40;
 
 // Weights under this size run on the calling thread: a few microseconds of work, less than
@@ -71,8 +71,9 @@ void Panel(const uint32_t* w, int pairs, const float* xt, int cols, float* y, in
   if (pairs % 2 != 0)
     PairStep<M>(w + static_cast<size_t>(pairs - 1) * kPanelCols, xt + (pairs - 1) * 2 * M, sum[0]);
   const __mmask16 mask0 = cols >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << cols) - 1u);
-  const __mmask16 mask1 =
-      cols >= 32 ? 0xFFFF : cols <= 16 ? 0 : static_cast<__mmask16>((1u << (cols - 16)) - 1u);
+  const __mmask16 mask1 = cols >= 32   ? 0xFFFF
+                          : cols <= 16 ? 0
+                                       : static_cast<__mmask16>((1u << (cols - 16)) - 1u);
   for (int r = 0; r < M; ++r) {
     __m512 v0 = sum[0][r][0], v1 = sum[0][r][1];
     if (S == 2) {
@@ -118,10 +119,6 @@ void Run(const Bf16Panels& w, const float* xt, float* y, int ld_y, bool acc) {
   }
 }
 
-}  // namespace
-
-namespace {
-
 // x rows [r0, r0 + m) by pair into xt: xt[c·m + r] = x[r0 + r, c], zero past k.
 void ByPair(const float* x, int ld_x, int r0, int m, int k, int pairs, std::vector<float>& xt) {
   xt.assign(static_cast<size_t>(pairs) * 2 * m, 0.0f);
@@ -136,14 +133,30 @@ void ByPair(const float* x, int ld_x, int r0, int m, int k, int pairs, std::vect
 template <template <int, int> class Runner, typename... Args>
 void Dispatch(int m, const Args&... args) {
   switch (m) {
-    case 1: Runner<1, 2>::Go(args...); break;
-    case 2: Runner<2, 2>::Go(args...); break;
-    case 3: Runner<3, 2>::Go(args...); break;
-    case 4: Runner<4, 2>::Go(args...); break;
-    case 5: Runner<5, 1>::Go(args...); break;
-    case 6: Runner<6, 1>::Go(args...); break;
-    case 7: Runner<7, 1>::Go(args...); break;
-    default: Runner<8, 1>::Go(args...); break;
+    case 1:
+      Runner<1, 2>::Go(args...);
+      break;
+    case 2:
+      Runner<2, 2>::Go(args...);
+      break;
+    case 3:
+      Runner<3, 2>::Go(args...);
+      break;
+    case 4:
+      Runner<4, 2>::Go(args...);
+      break;
+    case 5:
+      Runner<5, 1>::Go(args...);
+      break;
+    case 6:
+      Runner<6, 1>::Go(args...);
+      break;
+    case 7:
+      Runner<7, 1>::Go(args...);
+      break;
+    default:
+      Runner<8, 1>::Go(args...);
+      break;
   }
 }
 

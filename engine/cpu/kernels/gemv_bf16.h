@@ -12,8 +12,8 @@ namespace hymba::engine::cpu {
 
 constexpr int kGemvMaxRows = 16;
 
-// True when the CPU runs AVX-512 (this file's kernels are compiled for it whatever the build's
-// -march says).
+// True when the CPU runs AVX-512 F and BW (this file's kernels, and the panel widening, are
+// compiled for them whatever the build's -march says).
 bool GemvBf16Available();
 
 // y[r, j] (+)= Σ_c x[r, c]·w[j, c] for r < m, j < n.

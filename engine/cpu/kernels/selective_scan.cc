@@ -45,8 +45,8 @@ void SelectiveScan(const SelectiveScanArgs& a) {
   HY_CHECK(a.d_state <= kMaxSsmState);
   const int blocks = (a.channels + kChannelBlock - 1) / kChannelBlock;
   const int total = static_cast<int>(a.seqs.size()) * blocks;
-#pragma omp parallel for schedule(dynamic, 1) if ( \
-    WorthThreads(TotalTokens(a.seqs) * a.channels * a.d_state))
+#pragma omp parallel for schedule( \
+    dynamic, 1) if (WorthThreads(TotalTokens(a.seqs) * a.channels * a.d_state))
   for (int item = 0; item < total; ++item) {
     const SeqSpan& s = a.seqs[item / blocks];
     const int c0 = (item % blocks) * kChannelBlock;
