@@ -18,7 +18,7 @@ namespace {
 
 // How far ahead of the FMAs each thread prefetches its weight stream, in pairs (128 bytes each).
 // On this machine kind 4-6 KiB ahead did best at 8 rows (benchmarks/gemv_bf16: 1 KiB ahead was
-// 10-15% slower there, no prefetch ~35% slower); one row is insensitive to it.
+// 10-15% slower there, no prefetch a third slower in GB/s); one row is insensitive to it.
 constexpr int kPrefetchPairs = 40;
 
 // Weights under this size run on the calling thread: a few microseconds of work, less than
