@@ -12,7 +12,12 @@
 namespace hymba::engine {
 namespace {
 
-class SequenceOpsTest : public BackendOpsTest {};
+class SequenceOpsTest : public BackendOpsTest {
+ protected:
+  // Three chunks of one sequence (each packed after another sequence's rows) against a double
+  // scan written from HYMBA.md, with state size N.
+  void CheckSelectiveScan(int N);
+};
 
 // Naive attention of query position q over keys [0, q] with HYMBA.md's mask.
 std::vector<double> NaiveAttend(const std::vector<float>& Q, const std::vector<float>& K,
@@ -239,7 +244,16 @@ TEST_P(SequenceOpsTest, CausalConvWithStateAcrossChunks) {
 }
 
 TEST_P(SequenceOpsTest, SelectiveScanChunkedEqualsSequential) {
-  const int I = 70, N = 5, T = 11;  // neither a multiple of the kernel's channel block
+  // I is a multiple of neither the kernel's channel block nor 16; N = 16 and 32 take the CPU's
+  // vector path (states in lanes), N = 5 the per-channel one.
+  for (int N : {5, 16, 32}) {
+    SCOPED_TRACE(N);
+    CheckSelectiveScan(N);
+  }
+}
+
+void SequenceOpsTest::CheckSelectiveScan(int N) {
+  const int I = 70, T = 11;
   auto xc = Random(T * I, 70), z = Random(T * I, 71), B = Random(T * N, 72), C = Random(T * N, 73);
   auto dt = Random(T * I, 74, 0.05f), Alog = Random(I * N, 75, 0.5f), D = Random(I, 76);
   for (auto& d : dt) d = std::fabs(d) + 1e-3f;

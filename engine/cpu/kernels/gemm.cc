@@ -51,6 +51,18 @@ std::vector<uint16_t>& DenseBf16Scratch() {
   return scratch;
 }
 
+// Dense copies of the inputs, shared by all weights like the scratch above: one per weight held
+// max_batch_tokens rows of each strided input (~360 MiB for the 1.5B shape at 512 rows), and
+// faulted in its pages on each weight's first large call.
+std::vector<uint16_t>& InputBf16Scratch() {
+  static thread_local std::vector<uint16_t> scratch;
+  return scratch;
+}
+std::vector<float>& InputF32Scratch() {
+  static thread_local std::vector<float> scratch;
+  return scratch;
+}
+
 // oneDNN's scratchpad, shared by every primitive: left to oneDNN it is allocated (and its pages
 // zeroed by the kernel) on every call, which cost ~7% of a long prefill.
 dnnl::memory Scratchpad(const dnnl::memory::desc& desc) {
@@ -95,8 +107,6 @@ struct CpuWeight::Impl {
   // otherwise keep thousands of primitives per weight.
   static constexpr size_t kMaxPrimitives = 32;
   mutable std::map<Key, Matmul> primitives;
-  mutable std::vector<uint16_t> x_bf16;  // [m, k] bf16 inputs
-  mutable std::vector<float> x_f32;      // [m, k] dense copy of strided f32 inputs
 
   const Matmul& Primitive(int m, int k, int n, int ld_y, dt type, bool accumulate,
                           const dnnl::memory::desc& wdesc) const {
@@ -177,8 +187,9 @@ void CpuWeight::Apply(const float* x, int ld_x, int m, float* y, int ld_y, bool 
   const void* src = x;
   dt src_type = dt::f32;
   if (amx_bf16) {
-    impl_->x_bf16.resize(static_cast<size_t>(m) * k_);
-    uint16_t* dst = impl_->x_bf16.data();
+    std::vector<uint16_t>& x_bf16 = InputBf16Scratch();
+    if (x_bf16.size() < static_cast<size_t>(m) * k_) x_bf16.resize(static_cast<size_t>(m) * k_);
+    uint16_t* dst = x_bf16.data();
 #pragma omp parallel for schedule(static)
     for (int r = 0; r < m; ++r) {
       const float* xr = x + static_cast<size_t>(r) * ld_x;
@@ -188,8 +199,9 @@ void CpuWeight::Apply(const float* x, int ld_x, int m, float* y, int ld_y, bool 
     src = dst;
     src_type = dt::bf16;
   } else if (ld_x != k_) {
-    impl_->x_f32.resize(static_cast<size_t>(m) * k_);
-    float* dst = impl_->x_f32.data();
+    std::vector<float>& x_f32 = InputF32Scratch();
+    if (x_f32.size() < static_cast<size_t>(m) * k_) x_f32.resize(static_cast<size_t>(m) * k_);
+    float* dst = x_f32.data();
 #pragma omp parallel for schedule(static) if (m > 64)
     for (int r = 0; r < m; ++r)
       std::memcpy(dst + static_cast<size_t>(r) * k_, x + static_cast<size_t>(r) * ld_x,

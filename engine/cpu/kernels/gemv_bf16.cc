@@ -1,6 +1,7 @@
 #include "engine/cpu/kernels/gemv_bf16.h"
 
 #include <immintrin.h>
+#include <omp.h>
 
 #include <vector>
 
@@ -27,6 +28,14 @@ constexpr size_t kParallelMinBytes = size_t{128} << 10;
 
 bool WorthThreads(const Bf16Panels& w) { return w.bytes() >= kParallelMinBytes; }
 
+// Panels are handed out in chunks, about eight per thread: on a shared host the two threads
+// rarely stream at the same speed, and with a static split the faster one waited at the end of
+// every GEMV (libgomp's spin was 10% of a batch-1 decode step's samples, 7% with chunks).
+int ChunkPanels(int panels) {
+  const int chunks = 8 * omp_get_max_threads();
+  return panels / chunks > 1 ? panels / chunks : 1;
+}
+
 // One pair of a panel against M activation rows, into sum (M rows x 32 columns): the even k of
 // the pair uses xt[0, M), the odd k xt[M, 2M).
 template <int M>
@@ -52,33 +61,35 @@ inline void PairStep(const uint32_t* w, const float* xt, __m512 (&sum)[M][2]) {
 }
 
 // One panel (32 output columns) against M activation rows. xt holds the activations by pair:
-// xt[(2p + h)·M + r] = x[r, 2p + h]. The panel is read as two streams at once, its first and
-// second half of pairs: one stream per thread leaves DRAM bandwidth unused on this machine kind
-// (benchmarks/stream_read: ~25 GB/s with one run per thread, ~30 with two). S = 2 gives each
-// stream its own accumulators, so that a few rows still have enough independent FMA chains.
+// xt[(2p + h)·M + r] = x[r, 2p + h]. The panel is read as S streams at once, runs of pairs/S
+// pairs: one stream per thread leaves DRAM bandwidth unused on this machine kind
+// (benchmarks/stream_read: ~25 GB/s with one run per thread, ~30 with two; four streams were no
+// faster than two). Where the registers allow, each stream has its own accumulators, so that a
+// few rows still have enough independent FMA chains.
 template <int M, int S>
 void Panel(const uint32_t* w, int pairs, const float* xt, int cols, float* y, int ld_y, bool acc) {
-  __m512 sum[S][M][2];
-  for (int s = 0; s < S; ++s)
+  // An accumulator set per stream where the registers allow, else one set for all streams.
+  constexpr int A = 2 * M * S <= 16 ? S : 1;
+  __m512 sum[A][M][2];
+  for (int s = 0; s < A; ++s)
     for (int r = 0; r < M; ++r) sum[s][r][0] = sum[s][r][1] = _mm512_setzero_ps();
-  const int half = pairs / 2;
-  const uint32_t* w2 = w + static_cast<size_t>(half) * kPanelCols;
-  const float* xt2 = xt + static_cast<size_t>(half) * 2 * M;
-  for (int p = 0; p < half; ++p) {
-    PairStep<M>(w + static_cast<size_t>(p) * kPanelCols, xt + p * 2 * M, sum[0]);
-    PairStep<M>(w2 + static_cast<size_t>(p) * kPanelCols, xt2 + p * 2 * M, sum[S - 1]);
-  }
-  if (pairs % 2 != 0)
-    PairStep<M>(w + static_cast<size_t>(pairs - 1) * kPanelCols, xt + (pairs - 1) * 2 * M, sum[0]);
+  const int part = pairs / S;
+  for (int p = 0; p < part; ++p)
+    for (int s = 0; s < S; ++s) {
+      const int q = s * part + p;
+      PairStep<M>(w + static_cast<size_t>(q) * kPanelCols, xt + q * 2 * M, sum[s % A]);
+    }
+  for (int q = part * S; q < pairs; ++q)
+    PairStep<M>(w + static_cast<size_t>(q) * kPanelCols, xt + q * 2 * M, sum[0]);
   const __mmask16 mask0 = cols >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << cols) - 1u);
   const __mmask16 mask1 = cols >= 32   ? 0xFFFF
                           : cols <= 16 ? 0
                                        : static_cast<__mmask16>((1u << (cols - 16)) - 1u);
   for (int r = 0; r < M; ++r) {
     __m512 v0 = sum[0][r][0], v1 = sum[0][r][1];
-    if (S == 2) {
-      v0 = _mm512_add_ps(v0, sum[S - 1][r][0]);
-      v1 = _mm512_add_ps(v1, sum[S - 1][r][1]);
+    for (int s = 1; s < A; ++s) {
+      v0 = _mm512_add_ps(v0, sum[s][r][0]);
+      v1 = _mm512_add_ps(v1, sum[s][r][1]);
     }
     float* out = y + static_cast<size_t>(r) * ld_y;
     if (acc) {
@@ -98,11 +109,11 @@ template <int M2, int S2>
 void RunSplit(const Bf16Panels& w, const float* xt, const float* xt_rest, float* y, int ld_y,
               bool acc) {
   const int panels = w.panels(), pairs = w.pairs(), n = w.n();
-#pragma omp parallel for schedule(static) if (WorthThreads(w))
+#pragma omp parallel for schedule(dynamic, ChunkPanels(panels)) if (WorthThreads(w))
   for (int b = 0; b < panels; ++b) {
     const int col = b * kPanelCols;
     const int cols = n - col < kPanelCols ? n - col : kPanelCols;
-    Panel<8, 1>(w.panel(b), pairs, xt, cols, y + col, ld_y, acc);
+    Panel<8, 2>(w.panel(b), pairs, xt, cols, y + col, ld_y, acc);
     Panel<M2, S2>(w.panel(b), pairs, xt_rest, cols, y + static_cast<size_t>(8) * ld_y + col, ld_y,
                   acc);
   }
@@ -111,7 +122,7 @@ void RunSplit(const Bf16Panels& w, const float* xt, const float* xt_rest, float*
 template <int M, int S>
 void Run(const Bf16Panels& w, const float* xt, float* y, int ld_y, bool acc) {
   const int panels = w.panels(), pairs = w.pairs(), n = w.n();
-#pragma omp parallel for schedule(static) if (WorthThreads(w))
+#pragma omp parallel for schedule(dynamic, ChunkPanels(panels)) if (WorthThreads(w))
   for (int b = 0; b < panels; ++b) {
     const int col = b * kPanelCols;
     Panel<M, S>(w.panel(b), pairs, xt, n - col < kPanelCols ? n - col : kPanelCols, y + col, ld_y,
@@ -128,8 +139,7 @@ void ByPair(const float* x, int ld_x, int r0, int m, int k, int pairs, std::vect
   }
 }
 
-// Runner<M, S>::Go(args...) for the row count m (1 to 8); S = 2 (an accumulator set per stream)
-// where few rows leave the FMA chains short.
+// Runner<M, 2>::Go(args...) for the row count m (1 to 8).
 template <template <int, int> class Runner, typename... Args>
 void Dispatch(int m, const Args&... args) {
   switch (m) {
@@ -146,16 +156,16 @@ void Dispatch(int m, const Args&... args) {
       Runner<4, 2>::Go(args...);
       break;
     case 5:
-      Runner<5, 1>::Go(args...);
+      Runner<5, 2>::Go(args...);
       break;
     case 6:
-      Runner<6, 1>::Go(args...);
+      Runner<6, 2>::Go(args...);
       break;
     case 7:
-      Runner<7, 1>::Go(args...);
+      Runner<7, 2>::Go(args...);
       break;
     default:
-      Runner<8, 1>::Go(args...);
+      Runner<8, 2>::Go(args...);
       break;
   }
 }
