@@ -41,9 +41,17 @@ TEST_P(BackendOpsTest, Bf16GemmMatchesNaiveOnRoundedWeights) {
   auto bf16 = CreateBackend(o);
   if (!bf16.ok()) GTEST_SKIP() << "no bf16 backend here: " << bf16.status();
   Backend& b = **bf16;
-  // Every small-batch kernel width, the switch to the many-row path, and a K with a tail.
-  for (int m : {1, 2, 3, 4, 5, 8, 9, 16, 17, 33, 65}) {
-    const int k = 100, n = 37;
+  // Every small-batch kernel width, the switch to the many-row path, and a K with a tail; then
+  // a K long enough that the many-row path (no AMX) widens W in several column blocks, the last
+  // one partial.
+  struct Shape {
+    int m, k, n;
+  };
+  std::vector<Shape> shapes;
+  for (int m : {1, 2, 3, 4, 5, 8, 9, 16, 17, 33, 65}) shapes.push_back({m, 100, 37});
+  for (int m : {65, 130}) shapes.push_back({m, 4100, 70});
+  for (const Shape& shape : shapes) {
+    const int m = shape.m, k = shape.k, n = shape.n;
     auto x = Random(m * k, 12), w = Random(n * k, 13), y0 = Random(m * n, 14);
     std::vector<uint16_t> w16(w.size());
     for (size_t i = 0; i < w.size(); ++i) w16[i] = F32ToBf16Bits(w[i]);
@@ -53,6 +61,7 @@ TEST_P(BackendOpsTest, Bf16GemmMatchesNaiveOnRoundedWeights) {
     b.CopyToDevice(dx->data(), x.data(), x.size() * 4);
     b.CopyToDevice(dy->data(), y0.data(), y0.size() * 4);
     b.Gemm(dx->f32(), k, m, **packed, dy->f32(), n, /*accumulate=*/true);
+    ASSERT_TRUE(b.TakeError().ok()) << "m " << m << ", k " << k;
     std::vector<float> y(m * n);
     b.CopyToHost(y.data(), dy->data(), y.size() * 4);
     for (int i = 0; i < m; ++i)

@@ -51,12 +51,13 @@ namespace {
 constexpr int kUnpackPairs = 64;
 
 // Row c of the output (c < n) gets the pairs of lane c mod 32 of panel c / 32, each pair written
-// by store(row, p, lane). By panels, so that each thread writes whole output rows.
+// by store(row, p, lane), for the panels [b0, b1). By panels, so that each thread writes whole
+// output rows.
 template <typename Store>
-void Unpack(const Bf16Panels& w, Store store) {
-  const int n = w.n(), pair_count = w.pairs(), panel_count = w.panels();
+void Unpack(const Bf16Panels& w, int b0, int b1, Store store) {
+  const int n = w.n(), pair_count = w.pairs();
 #pragma omp parallel for schedule(static)
-  for (int b = 0; b < panel_count; ++b) {
+  for (int b = b0; b < b1; ++b) {
     const uint32_t* panel = w.panel(b);
     const int width = n - b * kPanelCols < kPanelCols ? n - b * kPanelCols : kPanelCols;
     for (int p0 = 0; p0 < pair_count; p0 += kUnpackPairs) {
@@ -103,11 +104,13 @@ __attribute__((target("avx512f"))) inline void Transpose16x16(const __m512i (&r)
 // WidenBf16Panels for even k on AVX-512: blocks of 16 pairs x 16 lanes are transposed in
 // registers; a lane's 16 pairs are 32 consecutive bf16 of its row, widened by zero-extending
 // each half to 32 bits and shifting it up. The last pairs (fewer than 16) go through scalar code.
-__attribute__((target("avx512f,avx512bw"))) void WidenEvenKAvx512(const Bf16Panels& w, float* out) {
-  const int n = w.n(), k = w.k(), pair_count = w.pairs(), panel_count = w.panels();
+__attribute__((target("avx512f,avx512bw"))) void WidenEvenKAvx512(const Bf16Panels& w, int b0,
+                                                                  int b1, float* out) {
+  const int n = w.n(), k = w.k(), pair_count = w.pairs();
   const int vector_pairs = pair_count / 16 * 16;
+  const int base = b0 * kPanelCols;  // out's first row
 #pragma omp parallel for schedule(static)
-  for (int b = 0; b < panel_count; ++b) {
+  for (int b = b0; b < b1; ++b) {
     const uint32_t* panel = w.panel(b);
     for (int half = 0; half < 2; ++half) {
       const int col0 = b * kPanelCols + 16 * half;
@@ -119,7 +122,7 @@ __attribute__((target("avx512f,avx512bw"))) void WidenEvenKAvx512(const Bf16Pane
           r[i] = _mm512_load_si512(panel + static_cast<size_t>(p0 + i) * kPanelCols + 16 * half);
         Transpose16x16(r, o);
         for (int c = 0; c < width; ++c) {
-          float* dst = out + static_cast<size_t>(col0 + c) * k + 2 * p0;
+          float* dst = out + static_cast<size_t>(col0 - base + c) * k + 2 * p0;
           const __m512i lo =
               _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_castsi512_si256(o[c])), 16);
           const __m512i hi =
@@ -129,7 +132,7 @@ __attribute__((target("avx512f,avx512bw"))) void WidenEvenKAvx512(const Bf16Pane
         }
       }
       for (int c = 0; c < width; ++c) {
-        uint32_t* dst = reinterpret_cast<uint32_t*>(out) + static_cast<size_t>(col0 + c) * k;
+        uint32_t* dst = reinterpret_cast<uint32_t*>(out) + static_cast<size_t>(col0 - base + c) * k;
         for (int p = vector_pairs; p < pair_count; ++p) {
           const uint32_t lane = panel[static_cast<size_t>(p) * kPanelCols + 16 * half + c];
           dst[2 * p] = lane << 16;
@@ -140,15 +143,18 @@ __attribute__((target("avx512f,avx512bw"))) void WidenEvenKAvx512(const Bf16Pane
   }
 }
 
-void WidenBf16Panels(const Bf16Panels& w, float* out) {
-  const int k = w.k();
+void WidenBf16Panels(const Bf16Panels& w, float* out) { WidenBf16Panels(w, 0, w.panels(), out); }
+
+void WidenBf16Panels(const Bf16Panels& w, int first_panel, int panel_count, float* out) {
+  const int k = w.k(), b0 = first_panel, b1 = first_panel + panel_count;
   if (k % 2 == 0 && GemvBf16Available()) {
-    WidenEvenKAvx512(w, out);
+    WidenEvenKAvx512(w, b0, b1, out);
     return;
   }
   uint32_t* bits = reinterpret_cast<uint32_t*>(out);
-  Unpack(w, [bits, k](int row, int p, uint32_t lane) {
-    uint32_t* dst = bits + static_cast<size_t>(row) * k + 2 * p;
+  const int base = b0 * kPanelCols;  // out's first row
+  Unpack(w, b0, b1, [bits, k, base](int row, int p, uint32_t lane) {
+    uint32_t* dst = bits + static_cast<size_t>(row - base) * k + 2 * p;
     dst[0] = lane << 16;
     if (2 * p + 1 < k) dst[1] = lane & 0xFFFF0000u;
   });
@@ -157,7 +163,7 @@ void WidenBf16Panels(const Bf16Panels& w, float* out) {
 void UnpackBf16Panels(const Bf16Panels& w, uint16_t* out) {
   const int k = w.k();
   // A lane holds its two values in memory order already.
-  Unpack(w, [out, k](int row, int p, uint32_t lane) {
+  Unpack(w, 0, w.panels(), [out, k](int row, int p, uint32_t lane) {
     uint16_t* dst = out + static_cast<size_t>(row) * k + 2 * p;
     dst[0] = static_cast<uint16_t>(lane);
     if (2 * p + 1 < k) dst[1] = static_cast<uint16_t>(lane >> 16);

@@ -44,6 +44,10 @@ class Bf16Panels {
 // W widened to fp32 in its checkpoint layout [n, k] row-major, into out (n·k floats).
 void WidenBf16Panels(const Bf16Panels& w, float* out);
 
+// Rows [first_panel·kPanelCols, min(n, (first_panel + panel_count)·kPanelCols)) of the above,
+// into out (that many rows of k floats). Inside a parallel region it runs on the calling thread.
+void WidenBf16Panels(const Bf16Panels& w, int first_panel, int panel_count, float* out);
+
 // W as bf16 bits in its checkpoint layout [n, k] row-major, into out (n·k values).
 void UnpackBf16Panels(const Bf16Panels& w, uint16_t* out);
 

@@ -40,8 +40,13 @@ constexpr int kGemvPassRows = 4 * kGemvMaxRows;
 // Weights are packed for this row count; oneDNN's blocked layout serves every m.
 constexpr int kPackRows = 16;
 
+// Many-row GEMMs on bf16 weights without AMX widen W a column block at a time, each block about
+// this size in fp32, so that it is written and read back within one core's L2 (widening whole
+// weights wrote ~6 GB per 512-token step through the caches: 7% of a long prefill).
+constexpr size_t kWideBlockBytes = size_t{1} << 20;
+
 // Dense copies of bf16 weights for many-row GEMMs, shared by all weights (one GEMM runs at a
-// time): fp32 without AMX, bf16 with it.
+// time): a column block in fp32 per thread without AMX, the whole weight in bf16 with it.
 std::vector<float>& WideScratch() {
   static thread_local std::vector<float> scratch;
   return scratch;
@@ -91,12 +96,12 @@ struct CpuWeight::Impl {
   std::unique_ptr<Bf16Panels> panels;  // bf16 precision: W in the GEMV's column panels
   // Primitives by shape: decode batches and prefill chunks repeat the same few row counts.
   struct Key {
-    int m, ld_y;
+    int m, n, ld_y;
     dt src_type;
     bool accumulate;
     bool operator<(const Key& o) const {
-      return std::tie(m, ld_y, src_type, accumulate) <
-             std::tie(o.m, o.ld_y, o.src_type, o.accumulate);
+      return std::tie(m, n, ld_y, src_type, accumulate) <
+             std::tie(o.m, o.n, o.ld_y, o.src_type, o.accumulate);
     }
   };
   struct Matmul {
@@ -110,10 +115,10 @@ struct CpuWeight::Impl {
 
   const Matmul& Primitive(int m, int k, int n, int ld_y, dt type, bool accumulate,
                           const dnnl::memory::desc& wdesc) const {
-    const Key key{m, ld_y, type, accumulate};
+    const Key key{m, n, ld_y, type, accumulate};
     auto it = primitives.find(key);
     if (it != primitives.end()) return it->second;
-    if (primitives.size() >= kMaxPrimitives) primitives.clear();
+    MakeRoom(1);
     dnnl::memory::desc src({m, k}, type, tag::ab);
     dnnl::memory::desc dst({m, n}, dt::f32, dnnl::memory::dims{ld_y, 1});
     dnnl::primitive_attr attr;
@@ -125,6 +130,11 @@ struct CpuWeight::Impl {
     }
     dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src, wdesc, dst), attr, CpuEngine());
     return primitives.emplace(key, Matmul{dnnl::matmul(pd), pd.scratchpad_desc()}).first->second;
+  }
+  // Clears the cache unless `count` more primitives fit, so that references to the next
+  // `count` primitives made stay valid together.
+  void MakeRoom(size_t count) const {
+    if (primitives.size() + count > kMaxPrimitives) primitives.clear();
   }
 };
 
@@ -208,25 +218,20 @@ void CpuWeight::Apply(const float* x, int ld_x, int m, float* y, int ld_y, bool 
                   k_ * sizeof(float));
     src = dst;
   }
+  if (impl_->bf16 && !amx_bf16) {
+    ApplyWidenedBlocks(static_cast<const float*>(src), m, y, ld_y, accumulate);
+    return;
+  }
   dnnl::memory weights = impl_->weights;
   dnnl::memory::desc wdesc = impl_->weights_desc;
-  if (impl_->bf16) {
-    // A dense W [n, k] (oneDNN's {k, n} in layout "ba"), cheap next to a many-row GEMM: bf16
-    // for AMX, else widened to fp32 for the f32 matmul.
+  if (amx_bf16) {
+    // A dense bf16 W [n, k] (oneDNN's {k, n} in layout "ba"), cheap next to a many-row GEMM.
     const size_t count = static_cast<size_t>(n_) * k_;
-    if (amx_bf16) {
-      std::vector<uint16_t>& dense = DenseBf16Scratch();
-      if (dense.size() < count) dense.resize(count);
-      UnpackBf16Panels(*impl_->panels, dense.data());
-      wdesc = dnnl::memory::desc({k_, n_}, dt::bf16, tag::ba);
-      weights = dnnl::memory(wdesc, CpuEngine(), dense.data());
-    } else {
-      std::vector<float>& wide = WideScratch();
-      if (wide.size() < count) wide.resize(count);
-      WidenBf16Panels(*impl_->panels, wide.data());
-      wdesc = dnnl::memory::desc({k_, n_}, dt::f32, tag::ba);
-      weights = dnnl::memory(wdesc, CpuEngine(), wide.data());
-    }
+    std::vector<uint16_t>& dense = DenseBf16Scratch();
+    if (dense.size() < count) dense.resize(count);
+    UnpackBf16Panels(*impl_->panels, dense.data());
+    wdesc = dnnl::memory::desc({k_, n_}, dt::bf16, tag::ba);
+    weights = dnnl::memory(wdesc, CpuEngine(), dense.data());
   }
   const Impl::Matmul& mm = impl_->Primitive(m, k_, n_, ld_y, src_type, accumulate, wdesc);
   dnnl::memory src_mem(dnnl::memory::desc({m, k_}, src_type, tag::ab), CpuEngine(),
@@ -238,6 +243,45 @@ void CpuWeight::Apply(const float* x, int ld_x, int m, float* y, int ld_y, bool 
                                      {DNNL_ARG_DST, dst_mem},
                                      {DNNL_ARG_SCRATCHPAD, Scratchpad(mm.scratchpad)}});
   CpuStream().wait();
+}
+
+void CpuWeight::ApplyWidenedBlocks(const float* x, int m, float* y, int ld_y,
+                                   bool accumulate) const {
+  const Bf16Panels& panels = *impl_->panels;
+  const size_t panel_bytes = static_cast<size_t>(kPanelCols) * k_ * sizeof(float);
+  const int block_panels = static_cast<int>(std::max<size_t>(1, kWideBlockBytes / panel_bytes));
+  const int block_cols = block_panels * kPanelCols;
+  const int blocks = (n_ + block_cols - 1) / block_cols;
+  const int tail_cols = n_ - (blocks - 1) * block_cols;
+  // Each thread widens a block of W into its own scratch ({k, cols} in layout "ba") and runs a
+  // single-threaded matmul on it (oneDNN runs sequentially inside a parallel region). The
+  // primitives are made here, before the threads share them.
+  auto wdesc = [this](int cols) { return dnnl::memory::desc({k_, cols}, dt::f32, tag::ba); };
+  impl_->MakeRoom(2);
+  const Impl::Matmul& tail =
+      impl_->Primitive(m, k_, tail_cols, ld_y, dt::f32, accumulate, wdesc(tail_cols));
+  const Impl::Matmul& full =
+      blocks > 1 ? impl_->Primitive(m, k_, block_cols, ld_y, dt::f32, accumulate, wdesc(block_cols))
+                 : tail;
+  const dnnl::memory::desc src_desc({m, k_}, dt::f32, tag::ab);
+#pragma omp parallel for schedule(dynamic, 1) if (blocks > 1)
+  for (int b = 0; b < blocks; ++b) {
+    const int cols = b + 1 < blocks ? block_cols : tail_cols;
+    const Impl::Matmul& mm = b + 1 < blocks ? full : tail;
+    std::vector<float>& wide = WideScratch();
+    const size_t count = static_cast<size_t>(cols) * k_;
+    if (wide.size() < count) wide.resize(count);
+    WidenBf16Panels(panels, b * block_panels, (cols + kPanelCols - 1) / kPanelCols, wide.data());
+    dnnl::memory src_mem(src_desc, CpuEngine(), const_cast<float*>(x));
+    dnnl::memory weights(wdesc(cols), CpuEngine(), wide.data());
+    dnnl::memory dst_mem(dnnl::memory::desc({m, cols}, dt::f32, dnnl::memory::dims{ld_y, 1}),
+                         CpuEngine(), y + static_cast<size_t>(b) * block_cols);
+    mm.primitive.execute(CpuStream(), {{DNNL_ARG_SRC, src_mem},
+                                       {DNNL_ARG_WEIGHTS, weights},
+                                       {DNNL_ARG_DST, dst_mem},
+                                       {DNNL_ARG_SCRATCHPAD, Scratchpad(mm.scratchpad)}});
+    CpuStream().wait();
+  }
 }
 
 }  // namespace hymba::engine::cpu

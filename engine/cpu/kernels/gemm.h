@@ -8,8 +8,9 @@
 //   - more rows, CPU with AMX: W is unpacked to a dense bf16 scratch and oneDNN's bf16 matmul
 //     runs (x rounded to bf16 — so there, and only there, a sequence's logits can differ by bf16
 //     rounding between small and large batches);
-//   - more rows, no AMX: W is widened to fp32 into a scratch buffer and oneDNN's f32 matmul runs,
-//     which is twice as fast as AVX512-BF16 dot products on such CPUs (benchmarks/gemm_peak).
+//   - more rows, no AMX: W is widened to fp32 a column block at a time (about 1 MiB, within a
+//     core's L2) and oneDNN's f32 matmul runs on each block, each thread on its own blocks; the
+//     f32 FMA is twice as fast as AVX512-BF16 dot products on such CPUs (benchmarks/gemm_peak).
 //
 // Ownership: CpuWeight owns its copy of W and its primitive cache.
 // Errors: Pack returns Internal when oneDNN rejects the shape.
@@ -38,6 +39,8 @@ class CpuWeight : public PackedWeight {
  private:
   struct Impl;
   CpuWeight(int n, int k, std::unique_ptr<Impl> impl);
+  // Apply for many rows of dense x on bf16 weights without AMX: W widened block by block.
+  void ApplyWidenedBlocks(const float* x, int m, float* y, int ld_y, bool accumulate) const;
   int n_, k_;
   std::unique_ptr<Impl> impl_;
 };
