@@ -56,13 +56,13 @@ TEST_P(SequenceOpsTest, AttentionOverPrefixRingAndChunk) {
   const std::vector<Shape> shapes = {{{{1, 7, 9}, {0, 0, 3}}, 5, 40},  // the first chunk wraps W=5
                                      {{{1, 600, 2}, {0, 0, 1}}, 300, 640},
                                      {{{1, 300, 20}}, 270, 330}};
-  // Variants: full or windowed attention; fp32 or bf16 cache; head dims off or on the 16-lane
-  // vector path.
+  // Variants: full or windowed attention; fp32 or bf16 cache; head dims off the 16-lane vector
+  // path, on it with two value vectors per head, and with four (the Hymba-1.5B shape's count).
   for (const Shape& shape : shapes)
-    for (int variant = 0; variant < 8; ++variant) {
+    for (int variant = 0; variant < 12; ++variant) {
       const int window = variant % 2 ? shape.window : 0;
       const bool bf16 = variant & 2;
-      const int dq = variant & 4 ? 16 : 8, dv = 2 * dq;
+      const int dq = 8 << (variant / 4), dv = 2 * dq;  // 8 | 16, 32 | 32, 64
       auto round = [&](std::vector<float>& v, size_t from, size_t to) {
         if (bf16)
           for (size_t i = from; i < to; ++i) v[i] = Bf16BitsToF32(F32ToBf16Bits(v[i]));

@@ -11,6 +11,7 @@
 #include "engine/cpu/kernels/fast_math.h"
 #include "engine/cpu/kernels/parallel.h"
 #include "engine/cpu/kernels/reduce.h"
+#include "engine/cpu/kernels/transpose16.h"
 
 // GCC 12 flags the deliberately undefined pass-through operands inside the AVX-512 intrinsics.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -54,14 +55,35 @@ KeyRanges VisibleKeys(const AttentionArgs& a, const SeqSpan& s, int i) {
 // on which thread ran a chunk or what else was in the batch.
 constexpr int kKeyChunk = 256;
 
+// Prefill rows attended together: rows with the same key positions share each key block's
+// transposed K and widened V (a block of 16 keys is read once for up to 8 queries of each head).
+constexpr int kRowBlock = 8;
+
 // Per-thread scratch: one chunk's K and V rows (all KV heads; prefix and ring rows first, in bf16
 // when the cache is bf16 — n_cache of them — then the entry's own fp32 rows), and every head's
 // scores over them.
 struct Scratch {
   std::vector<const void*> k_rows, v_rows;
   int n_cache = 0;
-  std::vector<float> widened;  // portable path: bf16 cache rows widened to fp32
-  std::vector<float> scores;   // [nh, keys of the chunk]
+  std::vector<float> widened;            // portable path: bf16 cache rows widened to fp32
+  std::vector<float> scores;             // [rows, nh, keys of the chunk rounded up to 16]
+  std::vector<const float*> query_ptrs;  // vector path: the queries scored together
+  std::vector<float*> score_ptrs;        // ... and where their scores go
+};
+
+// A chunk's partial softmax for one head: max score m, Σ exp(s − m), and the unnormalized
+// Σ exp(s − m)·V (dv values).
+constexpr int kPartialExtra = 2;
+int PartialSize(const AttentionArgs& a) { return a.nh * (a.dv + kPartialExtra); }
+
+// Query rows of one entry that attend one chunk of the same key positions (Scratch::k_rows):
+// row r sees the chunk's first n[r] keys (n ascending, n[0] >= 1), with query q[r] (nh·dq
+// values) and its partial (PartialSize values) for this chunk.
+struct ChunkRows {
+  int count = 0;
+  const float* q[kRowBlock];
+  int n[kRowBlock];
+  float* partial[kRowBlock];
 };
 
 bool VectorPath(const AttentionArgs& a);
@@ -130,10 +152,10 @@ void GatherKeyRange(const AttentionArgs& a, const SeqSpan& s, const KeyRanges& r
 }
 
 #if defined(__AVX512F__)
-// AVX-512 path for head dims that are multiples of 16 (dq <= 128, dv <= 256): q vectors and
-// output rows stay in registers while the keys stream past.
+// AVX-512 path for head dims that are multiples of 16 (dq <= 128, dv <= 256).
+constexpr int kMaxDq = 128, kMaxDv = 256;
 bool VectorPath(const AttentionArgs& a) {
-  return a.dq % 16 == 0 && a.dv % 16 == 0 && a.dq <= 128 && a.dv <= 256;
+  return a.dq % 16 == 0 && a.dv % 16 == 0 && a.dq <= kMaxDq && a.dv <= kMaxDv;
 }
 
 // 16 values of a K or V row: bf16 cache rows are widened in registers.
@@ -161,165 +183,259 @@ inline void PrefetchRows(const std::vector<const void*>& rows, int from, int to,
   }
 }
 
-// Lane sums of 16 vectors: out[i] = Σ lanes of v[i]. Pairs are folded with interleaves inside
-// 128-bit blocks, then the blocks are summed across with block shuffles (45 operations where 16
-// separate reductions take ~140, and all of them independent).
-inline __m512 SumLanes16(const __m512 (&v)[16]) {
-  __m512 x[8], y[4];
-  for (int i = 0; i < 8; ++i)
-    x[i] = _mm512_add_ps(_mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]),
-                         _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]));
-  for (int j = 0; j < 4; ++j) {
-    const __m512d a = _mm512_castps_pd(x[2 * j]), b = _mm512_castps_pd(x[2 * j + 1]);
-    y[j] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(a, b)),
-                         _mm512_castpd_ps(_mm512_unpackhi_pd(a, b)));
+// kt[d·16 + i] = K_{t0+i}[offset + d] for d < dq, i < 16 (zero past `count` keys): a key block
+// of one KV head transposed, so that a query's 16 scores are dq FMAs of broadcast q values.
+void TransposeKeys(const Scratch& sc, int t0, int count, int offset, int dq, float* kt) {
+  for (int j = 0; j < dq / 16; ++j) {
+    __m512i r[16], o[16];
+    for (int i = 0; i < 16; ++i)
+      r[i] = i < count ? _mm512_castps_si512(
+                             LoadRow(sc.k_rows[t0 + i], offset + 16 * j, t0 + i < sc.n_cache))
+                       : _mm512_setzero_si512();
+    Transpose16x16(r, o);
+    for (int c = 0; c < 16; ++c) _mm512_store_si512(kt + (16 * j + c) * 16, o[c]);
   }
-  const __m512 z0 =
-      _mm512_add_ps(_mm512_shuffle_f32x4(y[0], y[1], 0x44), _mm512_shuffle_f32x4(y[0], y[1], 0xEE));
-  const __m512 z1 =
-      _mm512_add_ps(_mm512_shuffle_f32x4(y[2], y[3], 0x44), _mm512_shuffle_f32x4(y[2], y[3], 0xEE));
-  return _mm512_add_ps(_mm512_shuffle_f32x4(z0, z1, 0x88), _mm512_shuffle_f32x4(z0, z1, 0xDD));
 }
 
-// Every head's scores over the chunk's keys, scores[h·n + t], 16 keys at a time: the block's K
-// rows (all KV heads) stay in L1 while every head reads them, so the cache streams in row order.
-// Per head, 16 independent dot products share one combined lane sum (a dot product per key
-// followed by its own reduction is bound by the reduction's latency); the last keys go one at a
-// time.
-void ScoresAvx512(const AttentionArgs& a, const float* q, const Scratch& sc, int n, float* scores) {
-  const int qv = a.dq / 16, group = a.nh / a.kvh;
-  int t = 0;
-  const int row_values = a.kvh * a.dq;
-  PrefetchRows(sc.k_rows, 0, std::min(n, kPrefetchBlocks * 16), sc.n_cache, row_values);
-  for (; t + 16 <= n; t += 16) {
-    PrefetchRows(sc.k_rows, std::min(n, t + kPrefetchBlocks * 16),
-                 std::min(n, t + (kPrefetchBlocks + 1) * 16), sc.n_cache, row_values);
-    for (int h = 0; h < a.nh; ++h) {
-      const int offset = (h / group) * a.dq;
-      __m512 qh[8];
-      for (int j = 0; j < qv; ++j) qh[j] = _mm512_loadu_ps(q + h * a.dq + 16 * j);
-      __m512 acc[16];
-      for (int i = 0; i < 16; ++i) {
-        const void* k = sc.k_rows[t + i];
-        const bool bf16 = t + i < sc.n_cache;
-        acc[i] = _mm512_mul_ps(qh[0], LoadRow(k, offset, bf16));
-        for (int j = 1; j < qv; ++j)
-          acc[i] = _mm512_fmadd_ps(qh[j], LoadRow(k, offset + 16 * j, bf16), acc[i]);
+// vf[i·dv + d] = V_{t0+i}[offset + d] for i < count: a value block of one KV head in fp32.
+void WidenValues(const Scratch& sc, int t0, int count, int offset, int dv, float* vf) {
+  for (int i = 0; i < count; ++i)
+    for (int j = 0; j < dv / 16; ++j)
+      _mm512_store_ps(vf + i * dv + 16 * j,
+                      LoadRow(sc.v_rows[t0 + i], offset + 16 * j, t0 + i < sc.n_cache));
+}
+
+// C queries' scores against a transposed key block: out[c][0..15] = Σ_d q[c][d]·kt[d], one FMA
+// chain per query (C chains keep the FMA units busy); the same operations whatever C is.
+template <int C>
+inline void ScoreBatch(const float* kt, int dq, const float* const* q, float* const* out) {
+  __m512 acc[C];
+  const __m512 k0 = _mm512_load_ps(kt);
+  for (int c = 0; c < C; ++c) acc[c] = _mm512_mul_ps(_mm512_set1_ps(q[c][0]), k0);
+  for (int d = 1; d < dq; ++d) {
+    const __m512 k = _mm512_load_ps(kt + 16 * d);
+    for (int c = 0; c < C; ++c) acc[c] = _mm512_fmadd_ps(_mm512_set1_ps(q[c][d]), k, acc[c]);
+  }
+  for (int c = 0; c < C; ++c) _mm512_storeu_ps(out[c], acc[c]);
+}
+
+void ScoreQueries(const float* kt, int dq, const float* const* q, float* const* out, int count) {
+  int c = 0;
+  for (; c + 8 <= count; c += 8) ScoreBatch<8>(kt, dq, q + c, out + c);
+  if (count - c >= 4) {
+    ScoreBatch<4>(kt, dq, q + c, out + c);
+    c += 4;
+  }
+  if (count - c >= 2) {
+    ScoreBatch<2>(kt, dq, q + c, out + c);
+    c += 2;
+  }
+  if (count - c == 1) ScoreBatch<1>(kt, dq, q + c, out + c);
+}
+
+// For each of P (row, head) pairs: o[i][0, dv) += Σ_{t in [t0, t1)} p[i][t]·vf[(t − t0)·dv …].
+// Even and odd keys go to separate accumulators (one set alone is a chain of dependent FMAs),
+// added at the end; the pairs share the loads of vf. Each pair's arithmetic is the same
+// whatever P is.
+// VV = dv / 16 when it is a compile-time constant (the accumulators then stay in registers),
+// 0 for any dv up to kMaxDv.
+template <int P, int VV>
+inline void WeightedRows(const float* const* p, int t0, int t1, const float* vf, int dv,
+                         float* const* o) {
+  constexpr int kMaxVv = VV > 0 ? VV : kMaxDv / 16;
+  const int vv = VV > 0 ? VV : dv / 16;
+  __m512 acc[P][kMaxVv], odd[P][kMaxVv];
+  for (int i = 0; i < P; ++i)
+    for (int j = 0; j < vv; ++j) {
+      acc[i][j] = _mm512_loadu_ps(o[i] + 16 * j);
+      odd[i][j] = _mm512_setzero_ps();
+    }
+  int t = t0;
+  for (; t + 2 <= t1; t += 2) {
+    const float* v0 = vf + (t - t0) * dv;
+    for (int j = 0; j < vv; ++j) {
+      const __m512 even_v = _mm512_load_ps(v0 + 16 * j), odd_v = _mm512_load_ps(v0 + dv + 16 * j);
+      for (int i = 0; i < P; ++i) {
+        acc[i][j] = _mm512_fmadd_ps(_mm512_set1_ps(p[i][t]), even_v, acc[i][j]);
+        odd[i][j] = _mm512_fmadd_ps(_mm512_set1_ps(p[i][t + 1]), odd_v, odd[i][j]);
       }
-      _mm512_storeu_ps(scores + static_cast<size_t>(h) * n + t, SumLanes16(acc));
     }
   }
-  for (; t < n; ++t)
-    for (int h = 0; h < a.nh; ++h) {
-      const int offset = (h / group) * a.dq;
-      const void* k = sc.k_rows[t];
-      const bool bf16 = t < sc.n_cache;
-      __m512 acc = _mm512_mul_ps(_mm512_loadu_ps(q + h * a.dq), LoadRow(k, offset, bf16));
-      for (int j = 1; j < qv; ++j)
-        acc = _mm512_fmadd_ps(_mm512_loadu_ps(q + h * a.dq + 16 * j),
-                              LoadRow(k, offset + 16 * j, bf16), acc);
-      scores[static_cast<size_t>(h) * n + t] = _mm512_reduce_add_ps(acc);
+  if (t < t1) {
+    for (int j = 0; j < vv; ++j) {
+      const __m512 v = _mm512_load_ps(vf + (t - t0) * dv + 16 * j);
+      for (int i = 0; i < P; ++i)
+        acc[i][j] = _mm512_fmadd_ps(_mm512_set1_ps(p[i][t]), v, acc[i][j]);
     }
+  }
+  for (int i = 0; i < P; ++i)
+    for (int j = 0; j < vv; ++j)
+      _mm512_storeu_ps(o[i] + 16 * j, _mm512_add_ps(acc[i][j], odd[i][j]));
 }
 
-// out[h·stride + d] = Σ_t p[h·n + t]·V_t[head h's KV head, d] for every head, 16 keys at a time
-// for the same reason as the scores.
-void WeightedSumAvx512(const AttentionArgs& a, const float* p, const Scratch& sc, int n, float* out,
-                       int stride) {
-  const int vv = a.dv / 16, group = a.nh / a.kvh;
-  for (int h = 0; h < a.nh; ++h) std::fill(out + h * stride, out + h * stride + a.dv, 0.0f);
-  const int row_values = a.kvh * a.dv;
+// WeightedRows for P pairs with the vector count fixed where it is small.
+template <int P>
+void WeightedRowsAnyDv(const float* const* p, int t0, int t1, const float* vf, int dv,
+                       float* const* o) {
+  switch (dv / 16) {
+    case 1:
+      return WeightedRows<P, 1>(p, t0, t1, vf, dv, o);
+    case 2:
+      return WeightedRows<P, 2>(p, t0, t1, vf, dv, o);
+    case 3:
+      return WeightedRows<P, 3>(p, t0, t1, vf, dv, o);
+    case 4:
+      return WeightedRows<P, 4>(p, t0, t1, vf, dv, o);
+    default:
+      return WeightedRows<1, 0>(p, t0, t1, vf, dv, o);
+  }
+}
+
+// Every head's scores of every row of the block, 16 keys at a time: each KV head's key block is
+// transposed once and read by all its query heads of all rows.
+void ScoresAvx512(const AttentionArgs& a, const ChunkRows& rows, Scratch& sc, int n, int n16) {
+  alignas(64) float kt[kMaxDq * 16];
+  const int group = a.nh / a.kvh, row_values = a.kvh * a.dq;
+  const int pairs = group * rows.count;
+  std::vector<const float*>& qs = sc.query_ptrs;
+  std::vector<float*>& outs = sc.score_ptrs;
+  qs.resize(pairs);
+  outs.resize(pairs);
+  PrefetchRows(sc.k_rows, 0, std::min(n, kPrefetchBlocks * 16), sc.n_cache, row_values);
+  for (int t0 = 0; t0 < n; t0 += 16) {
+    PrefetchRows(sc.k_rows, std::min(n, t0 + kPrefetchBlocks * 16),
+                 std::min(n, t0 + (kPrefetchBlocks + 1) * 16), sc.n_cache, row_values);
+    for (int g = 0; g < a.kvh; ++g) {
+      TransposeKeys(sc, t0, std::min(16, n - t0), g * a.dq, a.dq, kt);
+      for (int hh = 0; hh < group; ++hh)
+        for (int r = 0; r < rows.count; ++r) {
+          const int h = g * group + hh;
+          qs[hh * rows.count + r] = rows.q[r] + h * a.dq;
+          outs[hh * rows.count + r] =
+              sc.scores.data() + (static_cast<size_t>(r) * a.nh + h) * n16 + t0;
+        }
+      ScoreQueries(kt, a.dq, qs.data(), outs.data(), pairs);
+    }
+  }
+}
+
+// Every row's and head's unnormalized Σ p·V into its partial, 16 keys at a time: each KV head's
+// value block is widened once and read by all its query heads of all rows.
+void WeightedSumAvx512(const AttentionArgs& a, const ChunkRows& rows, const Scratch& sc, int n,
+                       int n16) {
+  alignas(64) float vf[16 * kMaxDv];
+  const int group = a.nh / a.kvh, stride = a.dv + kPartialExtra, row_values = a.kvh * a.dv;
+  for (int r = 0; r < rows.count; ++r)
+    for (int h = 0; h < a.nh; ++h)
+      std::fill_n(rows.partial[r] + h * stride + kPartialExtra, a.dv, 0.0f);
   PrefetchRows(sc.v_rows, 0, std::min(n, kPrefetchBlocks * 16), sc.n_cache, row_values);
   for (int t0 = 0; t0 < n; t0 += 16) {
-    const int t1 = std::min(n, t0 + 16);
     PrefetchRows(sc.v_rows, std::min(n, t0 + kPrefetchBlocks * 16),
                  std::min(n, t0 + (kPrefetchBlocks + 1) * 16), sc.n_cache, row_values);
-    for (int h = 0; h < a.nh; ++h) {
-      const int offset = (h / group) * a.dv;
-      float* o = out + static_cast<size_t>(h) * stride;
-      const float* ph = p + static_cast<size_t>(h) * n;
-      // Even and odd keys in separate accumulators: one set alone is a chain of dependent FMAs.
-      __m512 acc[16], odd[16];
-      for (int j = 0; j < vv; ++j) {
-        acc[j] = _mm512_loadu_ps(o + 16 * j);
-        odd[j] = _mm512_setzero_ps();
-      }
-      int t = t0;
-      for (; t + 2 <= t1; t += 2) {
-        const __m512 w0 = _mm512_set1_ps(ph[t]), w1 = _mm512_set1_ps(ph[t + 1]);
-        const void* v0 = sc.v_rows[t];
-        const void* v1 = sc.v_rows[t + 1];
-        const bool bf16_0 = t < sc.n_cache, bf16_1 = t + 1 < sc.n_cache;
-        for (int j = 0; j < vv; ++j) {
-          acc[j] = _mm512_fmadd_ps(w0, LoadRow(v0, offset + 16 * j, bf16_0), acc[j]);
-          odd[j] = _mm512_fmadd_ps(w1, LoadRow(v1, offset + 16 * j, bf16_1), odd[j]);
+    for (int g = 0; g < a.kvh; ++g) {
+      WidenValues(sc, t0, std::min(16, n - t0), g * a.dv, a.dv, vf);
+      for (int h = g * group; h < (g + 1) * group; ++h) {
+        // Rows whose keys reach past this block come in pairs where the registers allow.
+        int r = 0;
+        while (r < rows.count && rows.n[r] <= t0) ++r;
+        for (; r < rows.count;) {
+          const float* p[2];
+          float* o[2];
+          int t1[2];
+          for (int i = 0; i < 2 && r + i < rows.count; ++i) {
+            p[i] = sc.scores.data() + (static_cast<size_t>(r + i) * a.nh + h) * n16;
+            o[i] = rows.partial[r + i] + h * stride + kPartialExtra;
+            t1[i] = std::min(rows.n[r + i], t0 + 16);
+          }
+          if (a.dv <= 64 && r + 1 < rows.count && t1[0] == t1[1]) {
+            WeightedRowsAnyDv<2>(p, t0, t1[0], vf, a.dv, o);
+            r += 2;
+          } else {
+            WeightedRowsAnyDv<1>(p, t0, t1[0], vf, a.dv, o);
+            r += 1;
+          }
         }
       }
-      if (t < t1) {
-        const __m512 w = _mm512_set1_ps(ph[t]);
-        for (int j = 0; j < vv; ++j)
-          acc[j] =
-              _mm512_fmadd_ps(w, LoadRow(sc.v_rows[t], offset + 16 * j, t < sc.n_cache), acc[j]);
-      }
-      for (int j = 0; j < vv; ++j) _mm512_storeu_ps(o + 16 * j, _mm512_add_ps(acc[j], odd[j]));
     }
   }
 }
 #else
 bool VectorPath(const AttentionArgs&) { return false; }
-void ScoresAvx512(const AttentionArgs&, const float*, const Scratch&, int, float*) {}
-void WeightedSumAvx512(const AttentionArgs&, const float*, const Scratch&, int, float*, int) {}
+void ScoresAvx512(const AttentionArgs&, const ChunkRows&, Scratch&, int, int) {}
+void WeightedSumAvx512(const AttentionArgs&, const ChunkRows&, const Scratch&, int, int) {}
 #endif
 
-// A chunk's partial softmax for one head: max score m, Σ exp(s − m), and the unnormalized
-// Σ exp(s − m)·V (dv values).
-constexpr int kPartialExtra = 2;
-int PartialSize(const AttentionArgs& a) { return a.nh * (a.dv + kPartialExtra); }
+// p[t] *= scale for t < n; returns the largest. A maximum is exact in any order, so the lanes
+// may split it (GCC keeps the plain loop scalar: 2/3 of the attention's softmax time).
+inline float ScaleAndMax(float* p, int n, float scale) {
+#if defined(__AVX512F__)
+  const __m512 s = _mm512_set1_ps(scale);
+  __m512 m = _mm512_set1_ps(-INFINITY);
+  int t = 0;
+  for (; t + 16 <= n; t += 16) {
+    const __m512 v = _mm512_mul_ps(_mm512_loadu_ps(p + t), s);
+    _mm512_storeu_ps(p + t, v);
+    m = _mm512_max_ps(m, v);
+  }
+  if (t < n) {
+    const __mmask16 mask = static_cast<__mmask16>((1u << (n - t)) - 1u);
+    const __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(mask, p + t), s);
+    _mm512_mask_storeu_ps(p + t, mask, v);
+    m = _mm512_mask_max_ps(m, mask, m, v);
+  }
+  return _mm512_reduce_max_ps(m);
+#else
+  float mx = -INFINITY;
+  for (int t = 0; t < n; ++t) {
+    p[t] *= scale;
+    mx = std::max(mx, p[t]);
+  }
+  return mx;
+#endif
+}
 
-// Keys [lo, hi) of query row i of entry s, every head: partial[h·(dv + 2) + …] = {m, l, o[dv]}.
-// The path (vector or portable) depends only on the head dims, so a model always sums in the
-// same order.
-void AttendChunk(const AttentionArgs& a, const SeqSpan& s, int i, const KeyRanges& r, int lo,
-                 int hi, Scratch& sc, float* partial) {
-  GatherKeyRange(a, s, r, lo, hi, sc);
-  const int n = hi - lo;
+// One chunk for a block of query rows (see ChunkRows): per row and head, partial = {m, l, o[dv]}.
+// The arithmetic for a row does not depend on the other rows of the block, and the path (vector
+// or portable) depends only on the head dims, so a model always sums a query's keys the same way.
+void AttendChunk(const AttentionArgs& a, const ChunkRows& rows, Scratch& sc) {
+  const int n = rows.n[rows.count - 1];
+  const int n16 = (n + 15) / 16 * 16;
   const int group = a.nh / a.kvh;
   const int stride = a.dv + kPartialExtra;
   const bool vector = VectorPath(a);
-  const float* q = a.q + static_cast<size_t>(s.row + i) * a.ld_q;
-  sc.scores.resize(static_cast<size_t>(a.nh) * n);
-  float* scores = sc.scores.data();
+  sc.scores.resize(static_cast<size_t>(rows.count) * a.nh * n16);
   if (vector) {
-    ScoresAvx512(a, q, sc, n, scores);
+    ScoresAvx512(a, rows, sc, n, n16);
   } else {
-    for (int h = 0; h < a.nh; ++h)
-      for (int t = 0; t < n; ++t)
-        scores[static_cast<size_t>(h) * n + t] =
-            Dot(q + h * a.dq, static_cast<const float*>(sc.k_rows[t]) + (h / group) * a.dq, a.dq);
+    for (int r = 0; r < rows.count; ++r)
+      for (int h = 0; h < a.nh; ++h)
+        for (int t = 0; t < rows.n[r]; ++t)
+          sc.scores[(static_cast<size_t>(r) * a.nh + h) * n16 + t] =
+              Dot(rows.q[r] + h * a.dq,
+                  static_cast<const float*>(sc.k_rows[t]) + (h / group) * a.dq, a.dq);
   }
-  for (int h = 0; h < a.nh; ++h) {
-    float* p = scores + static_cast<size_t>(h) * n;
-    float mx = -INFINITY;
-    for (int t = 0; t < n; ++t) {
-      p[t] *= a.scale;
-      mx = std::max(mx, p[t]);
-    }
+  for (int r = 0; r < rows.count; ++r)
+    for (int h = 0; h < a.nh; ++h) {
+      float* p = sc.scores.data() + (static_cast<size_t>(r) * a.nh + h) * n16;
+      const int nr = rows.n[r];
+      const float mx = ScaleAndMax(p, nr, a.scale);
 #pragma omp simd
-    for (int t = 0; t < n; ++t) p[t] = FastExp(p[t] - mx);
-    partial[static_cast<size_t>(h) * stride] = mx;
-    partial[static_cast<size_t>(h) * stride + 1] = Sum(p, n);
-  }
+      for (int t = 0; t < nr; ++t) p[t] = FastExp(p[t] - mx);
+      rows.partial[r][static_cast<size_t>(h) * stride] = mx;
+      rows.partial[r][static_cast<size_t>(h) * stride + 1] = Sum(p, nr);
+    }
   if (vector) {
-    WeightedSumAvx512(a, scores, sc, n, partial + kPartialExtra, stride);
+    WeightedSumAvx512(a, rows, sc, n, n16);
     return;
   }
-  for (int h = 0; h < a.nh; ++h) {
-    float* o = partial + static_cast<size_t>(h) * stride + kPartialExtra;
-    std::fill(o, o + a.dv, 0.0f);
-    for (int t = 0; t < n; ++t)
-      Axpy(scores[static_cast<size_t>(h) * n + t],
-           static_cast<const float*>(sc.v_rows[t]) + (h / group) * a.dv, o, a.dv);
-  }
+  for (int r = 0; r < rows.count; ++r)
+    for (int h = 0; h < a.nh; ++h) {
+      float* o = rows.partial[r] + static_cast<size_t>(h) * stride + kPartialExtra;
+      const float* p = sc.scores.data() + (static_cast<size_t>(r) * a.nh + h) * n16;
+      std::fill(o, o + a.dv, 0.0f);
+      for (int t = 0; t < rows.n[r]; ++t)
+        Axpy(p[t], static_cast<const float*>(sc.v_rows[t]) + (h / group) * a.dv, o, a.dv);
+    }
 }
 
 // out (nh·dv values) from a row's chunk partials, merged in chunk order.
@@ -343,6 +459,13 @@ void MergeChunks(const AttentionArgs& a, const float* partials, int chunks, floa
   }
 }
 
+// Whether query rows see the same key positions up to their own count: everything but the end
+// of the own causal run matches.
+bool SameKeys(const KeyRanges& x, const KeyRanges& y) {
+  return x.prefix_count == y.prefix_count && x.ring_lo == y.ring_lo && x.ring_hi == y.ring_hi &&
+         x.own_lo[0] == y.own_lo[0] && x.own_hi[0] == y.own_hi[0] && x.own_lo[1] == y.own_lo[1];
+}
+
 }  // namespace
 
 void Attention(const AttentionArgs& a) {
@@ -363,27 +486,57 @@ void Attention(const AttentionArgs& a) {
   const int threads = omp_get_max_threads();
   const int row_count = static_cast<int>(rows.size());
   const size_t partial_size = PartialSize(a);
+  auto query = [&](const Row& row) {
+    return a.q + static_cast<size_t>(a.seqs[row.entry].row + row.i) * a.ld_q;
+  };
   auto out_row = [&](const Row& row) {
-    const SeqSpan& s = a.seqs[row.entry];
-    return a.out + static_cast<size_t>(s.row + row.i) * a.ld_out;
+    return a.out + static_cast<size_t>(a.seqs[row.entry].row + row.i) * a.ld_out;
   };
   const size_t work = static_cast<size_t>(total_chunks) * kKeyChunk * a.nh * (a.dq + a.dv);
   if (row_count >= 4 * threads) {
-    // Many rows (prefill): a row per work item, its chunks in turn.
+    // Many rows (prefill): consecutive rows of an entry that see the same key positions form a
+    // block (up to kRowBlock rows); a block per work item, its chunks in turn.
+    std::vector<std::pair<int, int>> blocks;  // (first row, row count)
+    for (int r = 0; r < row_count;) {
+      const KeyRanges first = VisibleKeys(a, a.seqs[rows[r].entry], rows[r].i);
+      int count = 1;
+      while (count < kRowBlock && r + count < row_count && rows[r + count].entry == rows[r].entry &&
+             SameKeys(first, VisibleKeys(a, a.seqs[rows[r].entry], rows[r + count].i)))
+        ++count;
+      blocks.emplace_back(r, count);
+      r += count;
+    }
+    const int block_count = static_cast<int>(blocks.size());
 #pragma omp parallel if (WorthThreads(work))
     {
       Scratch scratch;
       std::vector<float> partials;
 #pragma omp for schedule(dynamic, 1)
-      for (int r = 0; r < row_count; ++r) {
-        const Row& row = rows[r];
-        const SeqSpan& s = a.seqs[row.entry];
-        const KeyRanges ranges = VisibleKeys(a, s, row.i);
-        partials.resize(row.chunks * partial_size);
-        for (int c = 0; c < row.chunks; ++c)
-          AttendChunk(a, s, row.i, ranges, c * kKeyChunk, std::min(row.n_keys, (c + 1) * kKeyChunk),
-                      scratch, partials.data() + c * partial_size);
-        MergeChunks(a, partials.data(), row.chunks, out_row(row));
+      for (int b = 0; b < block_count; ++b) {
+        const int r0 = blocks[b].first, count = blocks[b].second;
+        const Row& last = rows[r0 + count - 1];
+        const SeqSpan& s = a.seqs[last.entry];
+        const KeyRanges ranges = VisibleKeys(a, s, last.i);
+        partials.resize(static_cast<size_t>(count) * last.chunks * partial_size);
+        auto partial = [&](int r, int c) {
+          return partials.data() + (static_cast<size_t>(r) * last.chunks + c) * partial_size;
+        };
+        for (int c = 0; c < last.chunks; ++c) {
+          const int lo = c * kKeyChunk, hi = std::min(last.n_keys, lo + kKeyChunk);
+          GatherKeyRange(a, s, ranges, lo, hi, scratch);
+          ChunkRows chunk;
+          for (int r = 0; r < count; ++r) {
+            const Row& row = rows[r0 + r];
+            if (row.n_keys <= lo) continue;
+            chunk.q[chunk.count] = query(row);
+            chunk.n[chunk.count] = std::min(row.n_keys, hi) - lo;
+            chunk.partial[chunk.count] = partial(r, c);
+            ++chunk.count;
+          }
+          AttendChunk(a, chunk, scratch);
+        }
+        for (int r = 0; r < count; ++r)
+          MergeChunks(a, partial(r, 0), rows[r0 + r].chunks, out_row(rows[r0 + r]));
       }
     }
     return;
@@ -403,9 +556,14 @@ void Attention(const AttentionArgs& a) {
       const Row& row = rows[items[it].first];
       const int c = items[it].second;
       const SeqSpan& s = a.seqs[row.entry];
-      AttendChunk(a, s, row.i, VisibleKeys(a, s, row.i), c * kKeyChunk,
-                  std::min(row.n_keys, (c + 1) * kKeyChunk), scratch,
-                  partials.data() + (row.first_chunk + c) * partial_size);
+      const int lo = c * kKeyChunk, hi = std::min(row.n_keys, lo + kKeyChunk);
+      GatherKeyRange(a, s, VisibleKeys(a, s, row.i), lo, hi, scratch);
+      ChunkRows chunk;
+      chunk.count = 1;
+      chunk.q[0] = query(row);
+      chunk.n[0] = hi - lo;
+      chunk.partial[0] = partials.data() + (row.first_chunk + c) * partial_size;
+      AttendChunk(a, chunk, scratch);
     }
   }
   for (const Row& row : rows)

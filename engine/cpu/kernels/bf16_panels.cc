@@ -7,6 +7,7 @@
 #include <new>
 
 #include "engine/cpu/kernels/gemv_bf16.h"
+#include "engine/cpu/kernels/transpose16.h"
 
 // GCC 12 flags the deliberately undefined pass-through operands inside the AVX-512 intrinsics.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -72,38 +73,10 @@ void Unpack(const Bf16Panels& w, int b0, int b1, Store store) {
 
 }  // namespace
 
-// 16 pairs x 16 lanes of a panel (rows r[i] = pair i) transposed in registers, so that o[c]
-// holds lane c's 16 pairs: 32-bit, then 64-bit interleaves inside 128-bit blocks, then two
-// rounds of 128-bit block shuffles.
-__attribute__((target("avx512f"))) inline void Transpose16x16(const __m512i (&r)[16],
-                                                              __m512i (&o)[16]) {
-  __m512i t[16], u[16];
-  for (int i = 0; i < 8; ++i) {
-    t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
-    t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
-  }
-  // u[4i + j], block L: lane 4L + j of pairs 4i .. 4i + 3.
-  for (int i = 0; i < 4; ++i) {
-    u[4 * i + 0] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
-    u[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
-    u[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
-    u[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
-  }
-  for (int j = 0; j < 4; ++j) {
-    const __m512i v0 = _mm512_shuffle_i32x4(u[j], u[4 + j], 0x44);
-    const __m512i v1 = _mm512_shuffle_i32x4(u[j], u[4 + j], 0xEE);
-    const __m512i v2 = _mm512_shuffle_i32x4(u[8 + j], u[12 + j], 0x44);
-    const __m512i v3 = _mm512_shuffle_i32x4(u[8 + j], u[12 + j], 0xEE);
-    o[j] = _mm512_shuffle_i32x4(v0, v2, 0x88);
-    o[4 + j] = _mm512_shuffle_i32x4(v0, v2, 0xDD);
-    o[8 + j] = _mm512_shuffle_i32x4(v1, v3, 0x88);
-    o[12 + j] = _mm512_shuffle_i32x4(v1, v3, 0xDD);
-  }
-}
-
 // WidenBf16Panels for even k on AVX-512: blocks of 16 pairs x 16 lanes are transposed in
-// registers; a lane's 16 pairs are 32 consecutive bf16 of its row, widened by zero-extending
-// each half to 32 bits and shifting it up. The last pairs (fewer than 16) go through scalar code.
+// registers (rows r[i] = pair i, so o[c] holds lane c's 16 pairs); a lane's 16 pairs are 32
+// consecutive bf16 of its row, widened by zero-extending each half to 32 bits and shifting it up.
+// The last pairs (fewer than 16) go through scalar code.
 __attribute__((target("avx512f,avx512bw"))) void WidenEvenKAvx512(const Bf16Panels& w, int b0,
                                                                   int b1, float* out) {
   const int n = w.n(), k = w.k(), pair_count = w.pairs();
