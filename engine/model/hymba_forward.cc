@@ -95,13 +95,16 @@ absl::Status HymbaForward::LoadWeights(const HymbaWeights& w) {
   };
   auto upload_view = [&](const TensorView* t, DeviceBuffer* dst) -> absl::Status {
     if (t == nullptr) return absl::OkStatus();
-    return upload(ToF32(*t), dst);
+    const std::vector<float> host = ToF32(*t);
+    ReleaseResidentPages(*t);
+    return upload(host, dst);
   };
   auto pack = [&](const std::vector<const TensorView*>& parts,
                   std::unique_ptr<PackedWeight>* dst) -> absl::Status {
     HostSource src = MatrixFrom(parts);
     HY_ASSIGN_OR_RETURN(*dst, backend_->PackWeight(src.matrix));
     weight_bytes_ += (*dst)->bytes();
+    for (const TensorView* part : parts) ReleaseResidentPages(*part);
     return absl::OkStatus();
   };
   const int I = config_.d_inner(), Kc = config_.mamba_d_conv;
@@ -149,6 +152,7 @@ absl::Status HymbaForward::LoadWeights(const HymbaWeights& w) {
   if (embed_bf16_) {
     std::vector<uint16_t> host(count);
     ConvertToBf16(emb.dtype, emb.data, count, host.data());
+    ReleaseResidentPages(emb);
     HY_ASSIGN_OR_RETURN(embed_, backend_->Allocate(count * 2));
     backend_->CopyToDevice(embed_.data(), host.data(), count * 2);
     weight_bytes_ += embed_.bytes();

@@ -241,6 +241,7 @@ absl::Status SafetensorsArchive::AddFile(const std::string& path, std::vector<st
     int64_t begin = 0;
     HY_RETURN_IF_ERROR(ParseEntry(path, it.key(), it.value(), data_size, &view, &begin));
     view.data = bytes + data_start + begin;
+    view.file_backed = true;
     views.push_back(std::move(view));
   }
   for (TensorView& view : views) {
@@ -259,6 +260,16 @@ absl::Status SafetensorsArchive::AddFile(const std::string& path, std::vector<st
 const TensorView* SafetensorsArchive::Find(const std::string& name) const {
   auto it = tensors_.find(name);
   return it == tensors_.end() ? nullptr : &it->second;
+}
+
+void ReleaseResidentPages(const TensorView& t) {
+  if (!t.file_backed || t.data == nullptr) return;
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const uintptr_t start = reinterpret_cast<uintptr_t>(t.data);
+  const uintptr_t begin = (start + page - 1) / page * page;
+  const uintptr_t end = (start + t.nbytes()) / page * page;
+  // The mapping is private and never written, so dropped pages come back from the file.
+  if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
 
 }  // namespace hymba::engine

@@ -30,6 +30,7 @@ struct TensorView {
   DType dtype = DType::kF32;
   std::vector<int64_t> shape;
   const void* data = nullptr;
+  bool file_backed = false;  // data lies in a SafetensorsArchive's read-only mapping
 
   int64_t numel() const;
   size_t nbytes() const { return static_cast<size_t>(numel()) * DTypeSize(dtype); }
@@ -60,5 +61,11 @@ class SafetensorsArchive {
   std::vector<std::unique_ptr<Mapping>> mappings_;
   std::map<std::string, TensorView> tensors_;
 };
+
+// Drops the whole pages of a file-backed tensor from this process's resident memory, for use
+// once the tensor has been copied: they stay in the kernel's page cache, and reading the view
+// again faults them back in from the file. Without it, loading a checkpoint peaks at the mapped
+// file plus the backend's copy. No effect on a view that is not file-backed.
+void ReleaseResidentPages(const TensorView& t);
 
 }  // namespace hymba::engine

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -171,6 +172,42 @@ TEST_F(SafetensorsTest, RoundTripsEachDType) {
   EXPECT_EQ(ToF32(*(*archive)->Find("exact.BF16")), (std::vector<float>{0.5f, -1.25f, 3, 1024}));
   EXPECT_EQ((*archive)->Find("scalar")->numel(), 1);
   EXPECT_EQ((*archive)->Find("empty")->numel(), 0);
+}
+
+// Resident memory of this process, from /proc/self/status (kB).
+long ResidentKb() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  return -1;
+}
+
+TEST_F(SafetensorsTest, ReleasedPagesLeaveMemoryAndReadBackFromTheFile) {
+  // 16 MiB between two small neighbours.
+  const TensorSpec big = RandomTensor("big", "F32", {1024, 4096}, 11);
+  Write(testing::SafetensorsBytes(
+      {MakeTensor("before", "F16", {3}, {1, 2, 3}), big, MakeTensor("after", "F32", {2}, {5, 6})}));
+  absl::StatusOr<std::unique_ptr<SafetensorsArchive>> archive = SafetensorsArchive::Open(dir_);
+  ASSERT_TRUE(archive.ok()) << archive.status();
+  const TensorView& view = *(*archive)->Find("big");
+  EXPECT_TRUE(view.file_backed);
+  const std::vector<float> expected = DecodeTensor(big);
+  ASSERT_EQ(ToF32(view), expected);  // every page resident now
+  const long before = ResidentKb();
+  ReleaseResidentPages(view);
+  const long after = ResidentKb();
+  EXPECT_GT(before - after, 15 * 1024) << before << " kB -> " << after << " kB";
+  EXPECT_EQ(ToF32(view), expected);
+  EXPECT_EQ(ToF32(*(*archive)->Find("before")), (std::vector<float>{1, 2, 3}));
+  EXPECT_EQ(ToF32(*(*archive)->Find("after")), (std::vector<float>{5, 6}));
+  // A view of ordinary memory is left alone.
+  std::vector<float> heap(1 << 20, 2.5f);
+  TensorView plain;
+  plain.shape = {1 << 20};
+  plain.data = heap.data();
+  ReleaseResidentPages(plain);
+  EXPECT_EQ(heap, std::vector<float>(1 << 20, 2.5f));
 }
 
 TEST_F(SafetensorsTest, OpenFileReadsOneFile) {
