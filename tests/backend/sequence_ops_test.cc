@@ -45,7 +45,8 @@ std::vector<double> NaiveAttend(const std::vector<float>& Q, const std::vector<f
 TEST_P(SequenceOpsTest, AttentionOverPrefixRingAndChunk) {
   const int nh = 4, kvh = 2, M = 3;
   // Shapes: a chunk wrapping a small ring; decode-like rows past 600 positions (several key
-  // chunks, split over threads); a long prompt chunk (a row per work item, several key chunks).
+  // chunks, split over threads); a long prompt chunk (rows in blocks, several key chunks); one
+  // decode row of a short context (its single chunk split by KV heads).
   struct Seq {
     int slot, before, len;
   };
@@ -55,7 +56,8 @@ TEST_P(SequenceOpsTest, AttentionOverPrefixRingAndChunk) {
   };
   const std::vector<Shape> shapes = {{{{1, 7, 9}, {0, 0, 3}}, 5, 40},  // the first chunk wraps W=5
                                      {{{1, 600, 2}, {0, 0, 1}}, 300, 640},
-                                     {{{1, 300, 20}}, 270, 330}};
+                                     {{{1, 300, 20}}, 270, 330},
+                                     {{{1, 20, 1}}, 8, 40}};
   // Variants: full or windowed attention; fp32 or bf16 cache; head dims off the 16-lane vector
   // path, on it with two value vectors per head, and with four (the Hymba-1.5B shape's count).
   for (const Shape& shape : shapes)

@@ -78,9 +78,11 @@ int PartialSize(const AttentionArgs& a) { return a.nh * (a.dv + kPartialExtra); 
 
 // Query rows of one entry that attend one chunk of the same key positions (Scratch::k_rows):
 // row r sees the chunk's first n[r] keys (n ascending, n[0] >= 1), with query q[r] (nh·dq
-// values) and its partial (PartialSize values) for this chunk.
+// values) and its partial (PartialSize values) for this chunk. Only the query heads of KV heads
+// [g0, g1) are computed: each KV head's group is independent, so a decode chunk can be split.
 struct ChunkRows {
   int count = 0;
+  int g0 = 0, g1 = 0;
   const float* q[kRowBlock];
   int n[kRowBlock];
   float* partial[kRowBlock];
@@ -173,13 +175,15 @@ inline __m512 LoadRow(const void* row, int offset, bool bf16) {
 // DRAM, 4K context: ~1430 µs per layer without the prefetch, ~1000 with it).
 constexpr int kPrefetchBlocks = 2;
 
-// Prefetches whole K or V rows (every KV head) of keys [from, to), in address order.
+// Prefetches values [first, first + values) of the K or V rows of keys [from, to) (the KV heads
+// being worked on), in address order.
 inline void PrefetchRows(const std::vector<const void*>& rows, int from, int to, int n_cache,
-                         int values) {
+                         int first, int values) {
   for (int t = from; t < to; ++t) {
-    const int bytes = values * (t < n_cache ? 2 : 4);
-    const char* row = static_cast<const char*>(rows[t]);
-    for (int offset = 0; offset < bytes; offset += 64) _mm_prefetch(row + offset, _MM_HINT_T0);
+    const int size = t < n_cache ? 2 : 4;
+    const char* row = static_cast<const char*>(rows[t]) + first * size;
+    for (int offset = 0; offset < values * size; offset += 64)
+      _mm_prefetch(row + offset, _MM_HINT_T0);
   }
 }
 
@@ -295,17 +299,17 @@ void WeightedRowsAnyDv(const float* const* p, int t0, int t1, const float* vf, i
 // transposed once and read by all its query heads of all rows.
 void ScoresAvx512(const AttentionArgs& a, const ChunkRows& rows, Scratch& sc, int n, int n16) {
   alignas(64) float kt[kMaxDq * 16];
-  const int group = a.nh / a.kvh, row_values = a.kvh * a.dq;
+  const int group = a.nh / a.kvh, first = rows.g0 * a.dq, values = (rows.g1 - rows.g0) * a.dq;
   const int pairs = group * rows.count;
   std::vector<const float*>& qs = sc.query_ptrs;
   std::vector<float*>& outs = sc.score_ptrs;
   qs.resize(pairs);
   outs.resize(pairs);
-  PrefetchRows(sc.k_rows, 0, std::min(n, kPrefetchBlocks * 16), sc.n_cache, row_values);
+  PrefetchRows(sc.k_rows, 0, std::min(n, kPrefetchBlocks * 16), sc.n_cache, first, values);
   for (int t0 = 0; t0 < n; t0 += 16) {
     PrefetchRows(sc.k_rows, std::min(n, t0 + kPrefetchBlocks * 16),
-                 std::min(n, t0 + (kPrefetchBlocks + 1) * 16), sc.n_cache, row_values);
-    for (int g = 0; g < a.kvh; ++g) {
+                 std::min(n, t0 + (kPrefetchBlocks + 1) * 16), sc.n_cache, first, values);
+    for (int g = rows.g0; g < rows.g1; ++g) {
       TransposeKeys(sc, t0, std::min(16, n - t0), g * a.dq, a.dq, kt);
       for (int hh = 0; hh < group; ++hh)
         for (int r = 0; r < rows.count; ++r) {
@@ -324,15 +328,16 @@ void ScoresAvx512(const AttentionArgs& a, const ChunkRows& rows, Scratch& sc, in
 void WeightedSumAvx512(const AttentionArgs& a, const ChunkRows& rows, const Scratch& sc, int n,
                        int n16) {
   alignas(64) float vf[16 * kMaxDv];
-  const int group = a.nh / a.kvh, stride = a.dv + kPartialExtra, row_values = a.kvh * a.dv;
+  const int group = a.nh / a.kvh, stride = a.dv + kPartialExtra;
+  const int first = rows.g0 * a.dv, values = (rows.g1 - rows.g0) * a.dv;
   for (int r = 0; r < rows.count; ++r)
-    for (int h = 0; h < a.nh; ++h)
+    for (int h = rows.g0 * group; h < rows.g1 * group; ++h)
       std::fill_n(rows.partial[r] + h * stride + kPartialExtra, a.dv, 0.0f);
-  PrefetchRows(sc.v_rows, 0, std::min(n, kPrefetchBlocks * 16), sc.n_cache, row_values);
+  PrefetchRows(sc.v_rows, 0, std::min(n, kPrefetchBlocks * 16), sc.n_cache, first, values);
   for (int t0 = 0; t0 < n; t0 += 16) {
     PrefetchRows(sc.v_rows, std::min(n, t0 + kPrefetchBlocks * 16),
-                 std::min(n, t0 + (kPrefetchBlocks + 1) * 16), sc.n_cache, row_values);
-    for (int g = 0; g < a.kvh; ++g) {
+                 std::min(n, t0 + (kPrefetchBlocks + 1) * 16), sc.n_cache, first, values);
+    for (int g = rows.g0; g < rows.g1; ++g) {
       WidenValues(sc, t0, std::min(16, n - t0), g * a.dv, a.dv, vf);
       for (int h = g * group; h < (g + 1) * group; ++h) {
         // Rows whose keys reach past this block come in pairs where the registers allow.
@@ -401,6 +406,7 @@ void AttendChunk(const AttentionArgs& a, const ChunkRows& rows, Scratch& sc) {
   const int n = rows.n[rows.count - 1];
   const int n16 = (n + 15) / 16 * 16;
   const int group = a.nh / a.kvh;
+  const int h0 = rows.g0 * group, h1 = rows.g1 * group;
   const int stride = a.dv + kPartialExtra;
   const bool vector = VectorPath(a);
   sc.scores.resize(static_cast<size_t>(rows.count) * a.nh * n16);
@@ -408,14 +414,14 @@ void AttendChunk(const AttentionArgs& a, const ChunkRows& rows, Scratch& sc) {
     ScoresAvx512(a, rows, sc, n, n16);
   } else {
     for (int r = 0; r < rows.count; ++r)
-      for (int h = 0; h < a.nh; ++h)
+      for (int h = h0; h < h1; ++h)
         for (int t = 0; t < rows.n[r]; ++t)
           sc.scores[(static_cast<size_t>(r) * a.nh + h) * n16 + t] =
               Dot(rows.q[r] + h * a.dq,
                   static_cast<const float*>(sc.k_rows[t]) + (h / group) * a.dq, a.dq);
   }
   for (int r = 0; r < rows.count; ++r)
-    for (int h = 0; h < a.nh; ++h) {
+    for (int h = h0; h < h1; ++h) {
       float* p = sc.scores.data() + (static_cast<size_t>(r) * a.nh + h) * n16;
       const int nr = rows.n[r];
       const float mx = ScaleAndMax(p, nr, a.scale);
@@ -429,7 +435,7 @@ void AttendChunk(const AttentionArgs& a, const ChunkRows& rows, Scratch& sc) {
     return;
   }
   for (int r = 0; r < rows.count; ++r)
-    for (int h = 0; h < a.nh; ++h) {
+    for (int h = h0; h < h1; ++h) {
       float* o = rows.partial[r] + static_cast<size_t>(h) * stride + kPartialExtra;
       const float* p = sc.scores.data() + (static_cast<size_t>(r) * a.nh + h) * n16;
       std::fill(o, o + a.dv, 0.0f);
@@ -525,6 +531,7 @@ void Attention(const AttentionArgs& a) {
           const int lo = c * kKeyChunk, hi = std::min(last.n_keys, lo + kKeyChunk);
           GatherKeyRange(a, s, ranges, lo, hi, scratch);
           ChunkRows chunk;
+          chunk.g1 = a.kvh;
           for (int r = 0; r < count; ++r) {
             const Row& row = rows[r0 + r];
             if (row.n_keys <= lo) continue;
@@ -542,24 +549,33 @@ void Attention(const AttentionArgs& a) {
     return;
   }
   // Few rows (decode): every chunk of every row is a work item, so a long context spreads over
-  // all threads; the rows are merged afterwards.
+  // all threads; with fewer than two chunks per thread, each chunk is split by KV heads too (a
+  // chunk read whole streams its K/V rows better). The rows are merged afterwards.
   std::vector<float> partials(total_chunks * partial_size);
-  std::vector<std::pair<int, int>> items;  // (row, chunk)
+  struct Item {
+    int row, chunk, g0, g1;
+  };
+  const int parts = total_chunks >= static_cast<size_t>(2 * threads) ? 1 : a.kvh;
+  std::vector<Item> items;
   for (int r = 0; r < row_count; ++r)
-    for (int c = 0; c < rows[r].chunks; ++c) items.emplace_back(r, c);
+    for (int c = 0; c < rows[r].chunks; ++c)
+      for (int part = 0; part < parts; ++part)
+        items.push_back(Item{r, c, part * a.kvh / parts, (part + 1) * a.kvh / parts});
   const int item_count = static_cast<int>(items.size());
 #pragma omp parallel if (item_count > 1 && WorthThreads(work))
   {
     Scratch scratch;
 #pragma omp for schedule(dynamic, 1)
     for (int it = 0; it < item_count; ++it) {
-      const Row& row = rows[items[it].first];
-      const int c = items[it].second;
+      const Row& row = rows[items[it].row];
+      const int c = items[it].chunk;
       const SeqSpan& s = a.seqs[row.entry];
       const int lo = c * kKeyChunk, hi = std::min(row.n_keys, lo + kKeyChunk);
       GatherKeyRange(a, s, VisibleKeys(a, s, row.i), lo, hi, scratch);
       ChunkRows chunk;
       chunk.count = 1;
+      chunk.g0 = items[it].g0;
+      chunk.g1 = items[it].g1;
       chunk.q[0] = query(row);
       chunk.n[0] = hi - lo;
       chunk.partial[0] = partials.data() + (row.first_chunk + c) * partial_size;
