@@ -41,14 +41,15 @@ TEST_P(BackendOpsTest, Bf16GemmMatchesNaiveOnRoundedWeights) {
   auto bf16 = CreateBackend(o);
   if (!bf16.ok()) GTEST_SKIP() << "no bf16 backend here: " << bf16.status();
   Backend& b = **bf16;
-  // Every small-batch kernel width, the switch to the many-row path, and a K with a tail; then
-  // a K long enough that the many-row path (no AMX) widens W in several column blocks, the last
-  // one partial.
+  // Every small-batch kernel width, the switch to the many-row path, and a K with a tail; then,
+  // on the many-row path without AMX, a W of one panel (widened whole) and a K long enough that
+  // W is widened in several column blocks, the last one partial.
   struct Shape {
     int m, k, n;
   };
   std::vector<Shape> shapes;
   for (int m : {1, 2, 3, 4, 5, 8, 9, 16, 17, 33, 65}) shapes.push_back({m, 100, 37});
+  shapes.push_back({65, 100, 20});
   for (int m : {65, 130}) shapes.push_back({m, 4100, 70});
   for (const Shape& shape : shapes) {
     const int m = shape.m, k = shape.k, n = shape.n;

@@ -45,7 +45,8 @@ class Bf16Panels {
 void WidenBf16Panels(const Bf16Panels& w, float* out);
 
 // Rows [first_panel·kPanelCols, min(n, (first_panel + panel_count)·kPanelCols)) of the above,
-// into out (that many rows of k floats). Inside a parallel region it runs on the calling thread.
+// into out (that many rows of k floats), on the calling thread alone (for use inside a parallel
+// region: a nested one would only add libgomp's overhead).
 void WidenBf16Panels(const Bf16Panels& w, int first_panel, int panel_count, float* out);
 
 // W as bf16 bits in its checkpoint layout [n, k] row-major, into out (n·k values).

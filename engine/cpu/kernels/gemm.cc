@@ -1,5 +1,7 @@
 #include "engine/cpu/kernels/gemm.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cstring>
 #include <fstream>
@@ -98,10 +100,10 @@ struct CpuWeight::Impl {
   struct Key {
     int m, n, ld_y;
     dt src_type;
-    bool accumulate;
+    bool accumulate, single_thread;
     bool operator<(const Key& o) const {
-      return std::tie(m, n, ld_y, src_type, accumulate) <
-             std::tie(o.m, o.n, o.ld_y, o.src_type, o.accumulate);
+      return std::tie(m, n, ld_y, src_type, accumulate, single_thread) <
+             std::tie(o.m, o.n, o.ld_y, o.src_type, o.accumulate, o.single_thread);
     }
   };
   struct Matmul {
@@ -113,9 +115,12 @@ struct CpuWeight::Impl {
   static constexpr size_t kMaxPrimitives = 32;
   mutable std::map<Key, Matmul> primitives;
 
+  // single_thread: a primitive planned for one thread, to run inside a parallel region (oneDNN
+  // sizes its work split by the thread count when the primitive is made; one planned for more
+  // threads would open a nested OpenMP region there, which libgomp serializes at a cost).
   const Matmul& Primitive(int m, int k, int n, int ld_y, dt type, bool accumulate,
-                          const dnnl::memory::desc& wdesc) const {
-    const Key key{m, n, ld_y, type, accumulate};
+                          const dnnl::memory::desc& wdesc, bool single_thread = false) const {
+    const Key key{m, n, ld_y, type, accumulate, single_thread};
     auto it = primitives.find(key);
     if (it != primitives.end()) return it->second;
     MakeRoom(1);
@@ -128,8 +133,12 @@ struct CpuWeight::Impl {
       ops.append_sum(1.0f);
       attr.set_post_ops(ops);
     }
+    const int threads = omp_get_max_threads();
+    if (single_thread) omp_set_num_threads(1);
     dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src, wdesc, dst), attr, CpuEngine());
-    return primitives.emplace(key, Matmul{dnnl::matmul(pd), pd.scratchpad_desc()}).first->second;
+    dnnl::matmul primitive(pd);
+    if (single_thread) omp_set_num_threads(threads);
+    return primitives.emplace(key, Matmul{primitive, pd.scratchpad_desc()}).first->second;
   }
   // Clears the cache unless `count` more primitives fit, so that references to the next
   // `count` primitives made stay valid together.
@@ -248,39 +257,53 @@ void CpuWeight::Apply(const float* x, int ld_x, int m, float* y, int ld_y, bool 
 void CpuWeight::ApplyWidenedBlocks(const float* x, int m, float* y, int ld_y,
                                    bool accumulate) const {
   const Bf16Panels& panels = *impl_->panels;
+  const int threads = omp_get_max_threads();
+  // Blocks of about kWideBlockBytes in fp32, as many as a multiple of the thread count, of
+  // equal panel counts but the last.
   const size_t panel_bytes = static_cast<size_t>(kPanelCols) * k_ * sizeof(float);
-  const int block_panels = static_cast<int>(std::max<size_t>(1, kWideBlockBytes / panel_bytes));
-  const int block_cols = block_panels * kPanelCols;
-  const int blocks = (n_ + block_cols - 1) / block_cols;
-  const int tail_cols = n_ - (blocks - 1) * block_cols;
-  // Each thread widens a block of W into its own scratch ({k, cols} in layout "ba") and runs a
-  // single-threaded matmul on it (oneDNN runs sequentially inside a parallel region). The
-  // primitives are made here, before the threads share them.
+  const int total = panels.panels();
+  int blocks = static_cast<int>((total * panel_bytes + kWideBlockBytes - 1) / kWideBlockBytes);
+  blocks = std::min(total, (std::max(blocks, threads) + threads - 1) / threads * threads);
+  const int block_panels = (total + blocks - 1) / blocks;
+  blocks = (total + block_panels - 1) / block_panels;
   auto wdesc = [this](int cols) { return dnnl::memory::desc({k_, cols}, dt::f32, tag::ba); };
-  impl_->MakeRoom(2);
-  const Impl::Matmul& tail =
-      impl_->Primitive(m, k_, tail_cols, ld_y, dt::f32, accumulate, wdesc(tail_cols));
-  const Impl::Matmul& full =
-      blocks > 1 ? impl_->Primitive(m, k_, block_cols, ld_y, dt::f32, accumulate, wdesc(block_cols))
-                 : tail;
   const dnnl::memory::desc src_desc({m, k_}, dt::f32, tag::ab);
-#pragma omp parallel for schedule(dynamic, 1) if (blocks > 1)
-  for (int b = 0; b < blocks; ++b) {
-    const int cols = b + 1 < blocks ? block_cols : tail_cols;
-    const Impl::Matmul& mm = b + 1 < blocks ? full : tail;
-    std::vector<float>& wide = WideScratch();
-    const size_t count = static_cast<size_t>(cols) * k_;
-    if (wide.size() < count) wide.resize(count);
-    WidenBf16Panels(panels, b * block_panels, (cols + kPanelCols - 1) / kPanelCols, wide.data());
+  auto run = [&](const Impl::Matmul& mm, int col, int cols, const float* wide) {
     dnnl::memory src_mem(src_desc, CpuEngine(), const_cast<float*>(x));
-    dnnl::memory weights(wdesc(cols), CpuEngine(), wide.data());
+    dnnl::memory weights(wdesc(cols), CpuEngine(), const_cast<float*>(wide));
     dnnl::memory dst_mem(dnnl::memory::desc({m, cols}, dt::f32, dnnl::memory::dims{ld_y, 1}),
-                         CpuEngine(), y + static_cast<size_t>(b) * block_cols);
+                         CpuEngine(), y + col);
     mm.primitive.execute(CpuStream(), {{DNNL_ARG_SRC, src_mem},
                                        {DNNL_ARG_WEIGHTS, weights},
                                        {DNNL_ARG_DST, dst_mem},
                                        {DNNL_ARG_SCRATCHPAD, Scratchpad(mm.scratchpad)}});
     CpuStream().wait();
+  };
+  if (blocks == 1 || threads == 1) {
+    // Too small to split (or one thread): widen all of W, one matmul over the threads.
+    std::vector<float>& wide = WideScratch();
+    if (wide.size() < static_cast<size_t>(n_) * k_) wide.resize(static_cast<size_t>(n_) * k_);
+    WidenBf16Panels(panels, wide.data());
+    run(impl_->Primitive(m, k_, n_, ld_y, dt::f32, accumulate, wdesc(n_)), 0, n_, wide.data());
+    return;
+  }
+  const int block_cols = block_panels * kPanelCols;
+  const int tail_cols = n_ - (blocks - 1) * block_cols;
+  // Each thread widens a block of W into its own scratch ({k, cols} in layout "ba") and runs a
+  // single-threaded matmul on it. The primitives are made here, before the threads share them.
+  impl_->MakeRoom(2);
+  const Impl::Matmul& full =
+      impl_->Primitive(m, k_, block_cols, ld_y, dt::f32, accumulate, wdesc(block_cols), true);
+  const Impl::Matmul& tail =
+      impl_->Primitive(m, k_, tail_cols, ld_y, dt::f32, accumulate, wdesc(tail_cols), true);
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int b = 0; b < blocks; ++b) {
+    const int cols = b + 1 < blocks ? block_cols : tail_cols;
+    std::vector<float>& wide = WideScratch();
+    const size_t count = static_cast<size_t>(cols) * k_;
+    if (wide.size() < count) wide.resize(count);
+    WidenBf16Panels(panels, b * block_panels, (cols + kPanelCols - 1) / kPanelCols, wide.data());
+    run(b + 1 < blocks ? full : tail, b * block_cols, cols, wide.data());
   }
 }
 
