@@ -8,8 +8,8 @@
 //   - more rows, CPU with AMX: W is unpacked to a dense bf16 scratch and oneDNN's bf16 matmul
 //     runs (x rounded to bf16 — so there, and only there, a sequence's logits can differ by bf16
 //     rounding between small and large batches);
-//   - more rows, no AMX: W is widened to fp32 a column block at a time (about 1 MiB, within a
-//     core's L2) and oneDNN's f32 matmul runs on each block, each thread on its own blocks; the
+//   - more rows, no AMX: W is widened to fp32 a column block at a time (about 2 MiB, a core's
+//     L2 here) and oneDNN's f32 matmul runs on each block, each thread on its own blocks; the
 //     f32 FMA is twice as fast as AVX512-BF16 dot products on such CPUs (benchmarks/gemm_peak).
 //
 // Ownership: CpuWeight owns its copy of W and its primitive cache.
