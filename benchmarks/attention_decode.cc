@@ -25,7 +25,8 @@ int main(int argc, char** argv) {
   for (int i = 3; i < argc; ++i) contexts.push_back(std::atoi(argv[i]));
   if (contexts.empty()) contexts = {256, 1024, 4096};
   omp_set_num_threads(threads);
-  const int nh = 25, kvh = 5, dq = 64, dv = 64, meta = 128;
+  // dq = hidden / heads = 1600 / 25, dv = d_inner / heads = 3200 / 25.
+  const int nh = 25, kvh = 5, dq = 64, dv = 128, meta = 128;
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
   for (int context : contexts) {

@@ -277,7 +277,8 @@ inline void WeightedRows(const float* const* p, int t0, int t1, const float* vf,
       _mm512_storeu_ps(o[i] + 16 * j, _mm512_add_ps(acc[i][j], odd[i][j]));
 }
 
-// WeightedRows for P pairs with the vector count fixed where it is small.
+// WeightedRows for P pairs with the vector count fixed up to 8 (dv <= 128: the accumulators
+// stay in registers; the Hymba-1.5B shape has dv = 128). P = 2 only for dv <= 64.
 template <int P>
 void WeightedRowsAnyDv(const float* const* p, int t0, int t1, const float* vf, int dv,
                        float* const* o) {
@@ -290,6 +291,14 @@ void WeightedRowsAnyDv(const float* const* p, int t0, int t1, const float* vf, i
       return WeightedRows<P, 3>(p, t0, t1, vf, dv, o);
     case 4:
       return WeightedRows<P, 4>(p, t0, t1, vf, dv, o);
+    case 5:
+      return WeightedRows<1, 5>(p, t0, t1, vf, dv, o);
+    case 6:
+      return WeightedRows<1, 6>(p, t0, t1, vf, dv, o);
+    case 7:
+      return WeightedRows<1, 7>(p, t0, t1, vf, dv, o);
+    case 8:
+      return WeightedRows<1, 8>(p, t0, t1, vf, dv, o);
     default:
       return WeightedRows<1, 0>(p, t0, t1, vf, dv, o);
   }
