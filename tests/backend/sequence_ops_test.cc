@@ -59,12 +59,12 @@ TEST_P(SequenceOpsTest, AttentionOverPrefixRingAndChunk) {
                                      {{{1, 300, 20}}, 270, 330},
                                      {{{1, 20, 1}}, 8, 40}};
   // Variants: full or windowed attention; fp32 or bf16 cache; head dims off the 16-lane vector
-  // path, on it with two value vectors per head, and with four (the Hymba-1.5B shape's count).
+  // path, on it with two, four and eight value vectors per head (eight: the Hymba-1.5B shape).
   for (const Shape& shape : shapes)
-    for (int variant = 0; variant < 12; ++variant) {
+    for (int variant = 0; variant < 16; ++variant) {
       const int window = variant % 2 ? shape.window : 0;
       const bool bf16 = variant & 2;
-      const int dq = 8 << (variant / 4), dv = 2 * dq;  // 8 | 16, 32 | 32, 64
+      const int dq = 8 << (variant / 4), dv = 2 * dq;  // 8 | 16, 32 | 32, 64 | 64, 128
       auto round = [&](std::vector<float>& v, size_t from, size_t to) {
         if (bf16)
           for (size_t i = from; i < to; ++i) v[i] = Bf16BitsToF32(F32ToBf16Bits(v[i]));
