@@ -136,11 +136,21 @@ struct CpuWeight::Impl {
       ops.append_sum(1.0f);
       attr.set_post_ops(ops);
     }
-    const int threads = omp_get_max_threads();
-    if (single_thread) omp_set_num_threads(1);
-    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src, wdesc, dst), attr, CpuEngine());
-    dnnl::matmul primitive(pd);
-    if (single_thread) omp_set_num_threads(threads);
+    // oneDNN plans for omp_get_max_threads(); restored however the creation ends.
+    struct ThreadCount {
+      int saved = omp_get_max_threads();
+      explicit ThreadCount(bool one) {
+        if (one) omp_set_num_threads(1);
+      }
+      ~ThreadCount() { omp_set_num_threads(saved); }
+    };
+    dnnl::matmul::primitive_desc pd;
+    dnnl::matmul primitive;
+    {
+      ThreadCount plan(single_thread);
+      pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, wdesc, dst), attr, CpuEngine());
+      primitive = dnnl::matmul(pd);
+    }
     return primitives.emplace(key, Matmul{primitive, pd.scratchpad_desc()}).first->second;
   }
   // Clears the cache unless `count` more primitives fit, so that references to the next
