@@ -51,7 +51,8 @@ constexpr int kPackRows = 16;
 constexpr size_t kWideBlockBytes = size_t{2} << 20;
 
 // Dense copies of bf16 weights for many-row GEMMs, shared by all weights (one GEMM runs at a
-// time): a column block in fp32 per thread without AMX, the whole weight in bf16 with it.
+// time): without AMX, fp32 column blocks (one per thread) or the whole weight when it is too
+// small to split; with AMX, the whole weight in bf16.
 std::vector<float>& WideScratch() {
   static thread_local std::vector<float> scratch;
   return scratch;
