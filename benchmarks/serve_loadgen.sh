@@ -6,7 +6,8 @@
 #   CONCURRENCIES "1 8 32"; each run sends ROUNDS x concurrency requests (default ROUNDS 4)
 #   after concurrency warm-up requests. Env: BUILD (build), THREADS (2), PRECISION (bf16),
 #   MAX_SLOTS (largest concurrency), OUT (a temporary folder for the JSON reports),
-#   SERVER_ENV (e.g. "OMP_WAIT_POLICY=PASSIVE").
+#   SERVER_ENV (e.g. "OMP_WAIT_POLICY=PASSIVE"), SERVER_ARGS (extra hymba-server flags, e.g.
+#   "--max_batch_tokens 136").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 model=$1
@@ -23,7 +24,7 @@ mkdir -p "$out"
 log="$out/server.log"
 env ${SERVER_ENV:-} "$build/server/hymba-server" --model "$model" --host 127.0.0.1 --port 0 \
   --metrics_port -1 --threads "$threads" --precision "${PRECISION:-bf16}" --max_slots "$slots" \
-  --max_seq_len $((prompt + output + 16)) >"$log" 2>&1 &
+  --max_seq_len $((prompt + output + 16)) ${SERVER_ARGS:-} >"$log" 2>&1 &
 server=$!
 trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null || true' EXIT
 for _ in $(seq 600); do
