@@ -45,6 +45,8 @@ absl::StatusOr<std::unique_ptr<Backend>> CreateBackend(const BackendOptions& opt
       return absl::UnimplementedError(
           "device 'cuda': this build has no CUDA backend (configure with -DHYMBA_WITH_CUDA=ON)");
     }
+    if (options.prefill_gemm_fp16)
+      return absl::InvalidArgumentError("prefill_gemm fp16: only the CPU backend has it");
 #if HYMBA_WITH_CUDA
     if (!CudaDevicePresent())
       return absl::NotFoundError(absl::StrCat("device 'cuda': ", cuda::DescribeDevice(0)));
@@ -63,6 +65,7 @@ absl::StatusOr<std::unique_ptr<Backend>> CreateBackend(const BackendOptions& opt
   CpuBackendOptions cpu;
   cpu.threads = options.threads;
   cpu.precision = precision;
+  cpu.prefill_gemm_fp16 = options.prefill_gemm_fp16;
   HY_ASSIGN_OR_RETURN(auto backend, CpuBackend::Create(cpu));
   return std::unique_ptr<Backend>(std::move(backend));
 }

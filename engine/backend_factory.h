@@ -2,7 +2,8 @@
 // which backends were compiled in (the one `#if HYMBA_WITH_CUDA` of the code base).
 //
 // Errors: Unimplemented for "cuda" in a build without CUDA; NotFound for "cuda" without a GPU;
-// InvalidArgument for an unknown device or precision name.
+// InvalidArgument for an unknown device or precision name, or prefill_gemm_fp16 off the CPU's
+// bf16 precision; FailedPrecondition for prefill_gemm_fp16 on a CPU without AVX512-FP16.
 // Thread safety: functions are thread-safe; the returned backend is not.
 #pragma once
 
@@ -18,6 +19,10 @@ struct BackendOptions {
   std::string device = "auto";     // auto (cuda when a GPU is present, else cpu) | cpu | cuda
   std::string precision = "auto";  // auto | f32 | bf16
   int threads = 0;                 // CPU worker threads; 0 = all cores
+  // CPU, bf16 precision: GEMMs over many rows (prefill) in AVX512-FP16 arithmetic, fp16 runs of
+  // 32 products summed in fp32 (engine/cpu/kernels/gemm_f16.h). Faster where the CPU has
+  // AVX512-FP16 but not AMX; each GEMM output moves by about 1e-3 of its size.
+  bool prefill_gemm_fp16 = false;
 };
 
 // Resolves "auto": bf16 where the CPU has AVX512-BF16 (or on a GPU), else f32. `device` is the

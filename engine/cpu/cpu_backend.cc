@@ -11,6 +11,8 @@
 #include "absl/strings/str_cat.h"
 #include "engine/cpu/kernels/cpu_kernels.h"
 #include "engine/cpu/kernels/gemm.h"
+#include "engine/cpu/kernels/gemm_f16.h"
+#include "spdlog/spdlog.h"
 
 namespace hymba::engine {
 namespace {
@@ -35,6 +37,13 @@ absl::StatusOr<std::unique_ptr<CpuBackend>> CpuBackend::Create(const CpuBackendO
     return absl::FailedPreconditionError(
         "precision bf16 needs a CPU with AVX512-BF16; use --precision f32 or auto");
   }
+  if (options.prefill_gemm_fp16 && options.precision != Precision::kBf16) {
+    return absl::InvalidArgumentError("prefill_gemm fp16: needs precision bf16");
+  }
+  if (options.prefill_gemm_fp16 && !cpu::GemmF16Available()) {
+    return absl::FailedPreconditionError(
+        "prefill_gemm fp16 needs a CPU with AVX512-FP16; leave it at fp32");
+  }
   int threads = options.threads;
   if (threads == 0) threads = static_cast<int>(std::thread::hardware_concurrency());
   if (threads <= 0) threads = 1;
@@ -42,6 +51,12 @@ absl::StatusOr<std::unique_ptr<CpuBackend>> CpuBackend::Create(const CpuBackendO
   // setting, applied again by PrepareThread on whichever thread runs a step.
   auto backend = std::unique_ptr<CpuBackend>(new CpuBackend(options, threads));
   backend->PrepareThread();
+  if (options.precision == Precision::kBf16) {
+    spdlog::info("cpu backend: {} threads; bf16 GEMMs over many rows: {}", threads,
+                 options.prefill_gemm_fp16 ? "AVX512-FP16 (fp16 runs of 32 products, fp32 sums)"
+                 : cpu::CpuHasAmxBf16()    ? "AMX-BF16 (oneDNN)"
+                                           : "fp32 FMA on widened weights (oneDNN)");
+  }
   return backend;
 }
 
@@ -66,7 +81,8 @@ void CpuBackend::CopyDeviceToDevice(void* dst, const void* src, size_t n) {
 void CpuBackend::Fill(void* dst, size_t n, uint8_t value) { std::memset(dst, value, n); }
 
 absl::StatusOr<std::unique_ptr<PackedWeight>> CpuBackend::PackWeight(const HostMatrix& src) {
-  auto packed = cpu::CpuWeight::Pack(src, options_.precision == Precision::kBf16);
+  auto packed =
+      cpu::CpuWeight::Pack(src, options_.precision == Precision::kBf16, options_.prefill_gemm_fp16);
   if (!packed.ok()) return packed.status();
   return std::unique_ptr<PackedWeight>(std::move(packed).value());
 }

@@ -19,6 +19,7 @@ namespace hymba::engine {
 struct CpuBackendOptions {
   int threads = 0;  // 0 = all cores
   Precision precision = Precision::kF32;
+  bool prefill_gemm_fp16 = false;  // BackendOptions::prefill_gemm_fp16; bf16 precision only
 };
 
 // True when the CPU executes AVX512-BF16 dot products (the bf16 fast path).

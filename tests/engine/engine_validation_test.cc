@@ -91,6 +91,14 @@ TEST(EngineValidationTest, BadOptionsFailClearly) {
   o = Options();
   o.model_dir = "/nonexistent/model";
   EXPECT_FALSE(HymbaEngine::Create(o).ok());
+  // fp16 prefill GEMMs belong to the CPU's bf16 precision.
+  o = Options();
+  o.backend.device = "cpu";
+  o.backend.precision = "f32";
+  o.backend.prefill_gemm_fp16 = true;
+  r = HymbaEngine::Create(o);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("prefill_gemm"), std::string::npos) << r.status();
 }
 
 TEST(EngineValidationTest, CudaWithoutGpuOrBuildIsUnavailableNotACrash) {

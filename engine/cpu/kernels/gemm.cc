@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/base/bf16.h"
 #include "engine/cpu/kernels/bf16_panels.h"
+#include "engine/cpu/kernels/gemm_f16.h"
 #include "engine/cpu/kernels/gemv_bf16.h"
 
 namespace hymba::engine::cpu {
@@ -100,6 +101,7 @@ struct CpuWeight::Impl {
   dnnl::memory::desc weights_desc;  // f32 precision: oneDNN's packed layout
   dnnl::memory weights;
   std::unique_ptr<Bf16Panels> panels;  // bf16 precision: W in the GEMV's column panels
+  std::vector<float> f16_scales;       // fp16_rows: W's column scales (gemm_f16.h)
   // Primitives by shape: decode batches and prefill chunks repeat the same few row counts.
   struct Key {
     int m, n, ld_y;
@@ -169,7 +171,8 @@ size_t CpuWeight::bytes() const {
   return impl_->bf16 ? impl_->panels->bytes() : impl_->weights_desc.get_size();
 }
 
-absl::StatusOr<std::unique_ptr<CpuWeight>> CpuWeight::Pack(const HostMatrix& src, bool bf16) {
+absl::StatusOr<std::unique_ptr<CpuWeight>> CpuWeight::Pack(const HostMatrix& src, bool bf16,
+                                                           bool fp16_rows) {
   const int n = src.n, k = src.k;
   const size_t count = static_cast<size_t>(n) * k;
   auto impl = std::make_unique<Impl>();
@@ -184,6 +187,7 @@ absl::StatusOr<std::unique_ptr<CpuWeight>> CpuWeight::Pack(const HostMatrix& src
         for (size_t i = 0; i < count; ++i) rounded[i] = F32ToBf16Bits(f[i]);
         impl->panels = std::make_unique<Bf16Panels>(rounded.data(), n, k);
       }
+      if (fp16_rows) impl->f16_scales = F16ColumnScales(*impl->panels);
     } else {
       dnnl::matmul::primitive_desc pd(
           dnnl::matmul::desc(dnnl::memory::desc({kPackRows, k}, dt::f32, tag::ab),
@@ -212,6 +216,10 @@ void CpuWeight::Apply(const float* x, int ld_x, int m, float* y, int ld_y, bool 
     for (int r = 0; r < m; r += kGemvMaxRows)
       GemvBf16(*impl_->panels, x + static_cast<size_t>(r) * ld_x, ld_x,
                std::min(kGemvMaxRows, m - r), y + static_cast<size_t>(r) * ld_y, ld_y, accumulate);
+    return;
+  }
+  if (!impl_->f16_scales.empty()) {
+    GemmF16(*impl_->panels, impl_->f16_scales, x, ld_x, m, y, ld_y, accumulate);
     return;
   }
   // oneDNN's optimized matmul wants a dense source: a strided one falls back to its reference

@@ -1,16 +1,19 @@
-// y = x·Wᵀ on the CPU. Activations are fp32 and accumulation is fp32 in every path.
+// y = x·Wᵀ on the CPU. Activations are fp32 and accumulation is fp32 in every path but the
+// opt-in many-row AVX512-FP16 one below, which adds fp16 runs of 32 products in fp32.
 //
 // f32 precision: W is packed once into oneDNN's preferred blocked f32 layout; oneDNN matmul.
 // bf16 precision: W stays bf16 (half the bytes to stream), in the GEMV's column panels
 // (bf16_panels.h):
 //   - up to 4·kGemvMaxRows rows (decode batches): the GEMV kernel in gemv_bf16.cc, in passes of
 //     kGemvMaxRows rows;
+//   - more rows, packed with fp16_rows (the backend's prefill_gemm_fp16 option): gemm_f16.h —
+//     fp16 products of scaled x and W, with an error below that of rounding x to bf16; so there
+//     a sequence's logits can differ by that much between small and large batches;
 //   - more rows, CPU with AMX: W is unpacked to a dense bf16 scratch and oneDNN's bf16 matmul
-//     runs (x rounded to bf16 — so there, and only there, a sequence's logits can differ by bf16
-//     rounding between small and large batches);
-//   - more rows, no AMX: W is widened to fp32 a column block at a time (about 2 MiB, a core's
+//     runs (x rounded to bf16, with the same consequence);
+//   - more rows, otherwise: W is widened to fp32 a column block at a time (about 2 MiB, a core's
 //     L2 here) and oneDNN's f32 matmul runs on each block, each thread on its own blocks; the
-//     f32 FMA is twice as fast as AVX512-BF16 dot products on such CPUs (benchmarks/gemm_peak).
+//     f32 FMA is twice as fast as AVX512-BF16 dot products on such CPUs (benchmarks/fma_peak).
 //
 // Ownership: CpuWeight owns its copy of W and its primitive cache.
 // Errors: Pack returns Internal when oneDNN rejects the shape.
@@ -26,7 +29,9 @@ namespace hymba::engine::cpu {
 
 class CpuWeight : public PackedWeight {
  public:
-  static absl::StatusOr<std::unique_ptr<CpuWeight>> Pack(const HostMatrix& src, bool bf16);
+  // fp16_rows (with bf16): many-row Applies run gemm_f16.h. REQUIRES then GemmF16Available().
+  static absl::StatusOr<std::unique_ptr<CpuWeight>> Pack(const HostMatrix& src, bool bf16,
+                                                         bool fp16_rows = false);
   ~CpuWeight() override;
 
   int n() const override { return n_; }
