@@ -9,7 +9,7 @@
 # can run at one core's rate for a while.
 #
 # Usage: benchmarks/cpu_bench.sh [build_dir] [model_dir]   (env THREADS=2, PRECISION=bf16,
-#   ROUNDS=3). Writes the checkpoint with tools/make_checkpoint.py when model_dir lacks one
+#   ROUNDS=3, PREFILL_GEMM=fp32 or fp16: hymba's --prefill-gemm). Writes the checkpoint with tools/make_checkpoint.py when model_dir lacks one
 #   (~3 GB, never committed). Prints one JSON object per measurement and a summary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +17,7 @@ build=${1:-build}
 model=${2:-$build/models/hymba-1.5b}
 threads=${THREADS:-2}
 precision=${PRECISION:-bf16}
+prefill_gemm=${PREFILL_GEMM:-fp32}
 rounds=${ROUNDS:-3}
 py=/usr/bin/python3
 [ -f "$model/config.json" ] || $py tools/make_checkpoint.py --preset hymba-1.5b --out "$model"
@@ -25,7 +26,8 @@ probe() { "$build/benchmarks/stream_read" "$threads" 2048 4 | tee "$out/$1.json"
 bench() {
   local name=$1
   shift
-  "$build/tools/hymba" bench --model "$model" --precision "$precision" --threads "$threads" "$@" |
+  "$build/tools/hymba" bench --model "$model" --precision "$precision" --threads "$threads" \
+    --prefill-gemm "$prefill_gemm" "$@" |
     tee "$out/$name.json"
 }
 "$build/benchmarks/gemm_peak" "$threads" 1600 11008 | tee "$out/gemm.json"
@@ -82,6 +84,8 @@ print(json.dumps({
     "prefill512_gflop_s": round(b512["prefill_tok_s"] * flops_per_token / 1e9, 1),
     "prefill512_fraction_of_fp32_fma_peak": round(b512["prefill_tok_s"] * flops_per_token / (r["fma"]["fp32_fma_gop_s"] * 1e9), 3),
     "prefill_tok_s_at_fp32_fma_peak": round(r["fma"]["fp32_fma_gop_s"] * 1e9 / flops_per_token, 1),
+    "prefill_gemm": b512["prefill_gemm"],
+    "prefill_tok_s_at_fp16_fma_peak": round(r["fma"].get("fp16_fma_gop_s", 0) * 1e9 / flops_per_token, 1),
     "rounds": per_round,
     "gemm_peak": r["gemm"],
     "fma_peak": r["fma"],

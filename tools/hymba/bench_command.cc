@@ -97,13 +97,15 @@ absl::Status RunBench(CliArgs& args) {
   const double decode_s = NowSeconds() - decode_start;
   const engine::EngineInfo& info = eng->info();
   std::printf(
-      "{\"model\":\"%s\",\"device\":\"%s\",\"precision\":\"%s\",\"threads\":%d,\"batch\":%d,"
+      "{\"model\":\"%s\",\"device\":\"%s\",\"precision\":\"%s\",\"prefill_gemm\":\"%s\","
+      "\"threads\":%d,\"batch\":%d,"
       "\"prompt_len\":%d,\"gen_len\":%d,\"load_s\":%.3f,\"prefill_s\":%.4f,"
       "\"prefill_tok_s\":%.2f,\"decode_s\":%.4f,\"decode_tok_s\":%.2f,"
       "\"decode_step_ms\":%.3f,\"weight_mib\":%.1f,\"streamed_weight_mib\":%.1f,\"state_mib_per_"
       "slot\":%.3f,"
       "\"peak_rss_mib\":%.1f}\n",
-      info.model_name.c_str(), info.device.c_str(), info.precision.c_str(), options.backend.threads,
+      info.model_name.c_str(), info.device.c_str(), info.precision.c_str(),
+      options.backend.prefill_gemm_fp16 ? "fp16" : "fp32", options.backend.threads,
       batch, prompt_len, gen_len, load_s, prefill_s, batch * prompt_len / prefill_s, decode_s,
       gen_len > 0 ? batch * gen_len / decode_s : 0.0, gen_len > 0 ? 1e3 * decode_s / gen_len : 0.0,
       info.weight_bytes / 1048576.0, info.streamed_weight_bytes / 1048576.0,
