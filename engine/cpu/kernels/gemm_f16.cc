@@ -161,8 +161,9 @@ std::vector<uint16_t>& PanelScratch() {
   return scratch;
 }
 
+// The calling thread's converted rows (the workers read them through a reference).
 std::vector<uint32_t>& RowScratch() {
-  static std::vector<uint32_t> scratch;
+  thread_local std::vector<uint32_t> scratch;
   return scratch;
 }
 

@@ -11,7 +11,7 @@
 //     65504), and the runs in fp32; the two scales are undone exactly at the end.
 // The total error is below that of rounding x to bf16 with exact fp32 accumulation.
 //
-// Thread safety: GemmF16 runs on the OpenMP pool; call it from one thread at a time.
+// Thread safety: GemmF16 runs on the OpenMP pool; its scratch is per calling thread.
 #pragma once
 
 #include <vector>
