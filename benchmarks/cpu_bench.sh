@@ -9,7 +9,7 @@
 # can run at one core's rate for a while.
 #
 # Usage: benchmarks/cpu_bench.sh [build_dir] [model_dir]   (env THREADS=2, PRECISION=bf16,
-#   ROUNDS=3, PREFILL_GEMM=fp32 or fp16: hymba's --prefill-gemm). Writes the checkpoint with tools/make_checkpoint.py when model_dir lacks one
+#   ROUNDS=3, PREFILL_GEMM=default or fp16: hymba's --prefill-gemm). Writes the checkpoint with tools/make_checkpoint.py when model_dir lacks one
 #   (~3 GB, never committed). Prints one JSON object per measurement and a summary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +17,7 @@ build=${1:-build}
 model=${2:-$build/models/hymba-1.5b}
 threads=${THREADS:-2}
 precision=${PRECISION:-bf16}
-prefill_gemm=${PREFILL_GEMM:-fp32}
+prefill_gemm=${PREFILL_GEMM:-default}
 rounds=${ROUNDS:-3}
 py=/usr/bin/python3
 [ -f "$model/config.json" ] || $py tools/make_checkpoint.py --preset hymba-1.5b --out "$model"

@@ -40,13 +40,13 @@ bool CudaDevicePresent() {
 absl::StatusOr<std::unique_ptr<Backend>> CreateBackend(const BackendOptions& options) {
   std::string device = options.device;
   if (device == "auto") device = CudaDevicePresent() ? "cuda" : "cpu";
+  if (device == "cuda" && options.prefill_gemm_fp16)
+    return absl::InvalidArgumentError("prefill_gemm fp16: only the CPU backend has it");
   if (device == "cuda") {
     if (!CudaCompiledIn()) {
       return absl::UnimplementedError(
           "device 'cuda': this build has no CUDA backend (configure with -DHYMBA_WITH_CUDA=ON)");
     }
-    if (options.prefill_gemm_fp16)
-      return absl::InvalidArgumentError("prefill_gemm fp16: only the CPU backend has it");
 #if HYMBA_WITH_CUDA
     if (!CudaDevicePresent())
       return absl::NotFoundError(absl::StrCat("device 'cuda': ", cuda::DescribeDevice(0)));

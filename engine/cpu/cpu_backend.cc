@@ -42,7 +42,7 @@ absl::StatusOr<std::unique_ptr<CpuBackend>> CpuBackend::Create(const CpuBackendO
   }
   if (options.prefill_gemm_fp16 && !cpu::GemmF16Available()) {
     return absl::FailedPreconditionError(
-        "prefill_gemm fp16 needs a CPU with AVX512-FP16; leave it at fp32");
+        "prefill_gemm fp16 needs a CPU with AVX512-FP16; leave it at default");
   }
   int threads = options.threads;
   if (threads == 0) threads = static_cast<int>(std::thread::hardware_concurrency());

@@ -33,13 +33,15 @@ TEST_P(BackendOpsTest, GemmMatchesNaive) {
   }
 }
 
-TEST_P(BackendOpsTest, Bf16GemmMatchesNaiveOnRoundedWeights) {
+// prefill_gemm_fp16: the many-row GEMMs run in AVX512-FP16 arithmetic (CPU only).
+void CheckBf16Gemm(const std::string& device, bool prefill_gemm_fp16) {
   BackendOptions o;
-  o.device = GetParam();
+  o.device = device;
   o.precision = "bf16";
   o.threads = 2;
+  o.prefill_gemm_fp16 = prefill_gemm_fp16;
   auto bf16 = CreateBackend(o);
-  if (!bf16.ok()) GTEST_SKIP() << "no bf16 backend here: " << bf16.status();
+  if (!bf16.ok()) GTEST_SKIP() << "no such bf16 backend here: " << bf16.status();
   Backend& b = **bf16;
   // Every small-batch kernel width, the switch to the many-row path, and a K with a tail; then,
   // on the many-row path without AMX, a W of one panel (widened whole) and a K long enough that
@@ -72,10 +74,17 @@ TEST_P(BackendOpsTest, Bf16GemmMatchesNaiveOnRoundedWeights) {
           ref += static_cast<double>(x[i * k + t]) * Bf16BitsToF32(w16[j * k + t]);
           mag += std::fabs(x[i * k + t] * w[j * k + t]);
         }
-        // Inputs may be rounded to bf16 too (AMX path): 2^-8 relative per product at most.
+        // Inputs may be rounded to bf16 (AMX) or summed in fp16 runs: 2^-8 of Σ|x·w| at most.
         EXPECT_NEAR(y[i * n + j], ref, 1e-5 + mag / 256) << "m " << m << " at " << i << "," << j;
       }
   }
+}
+
+TEST_P(BackendOpsTest, Bf16GemmMatchesNaiveOnRoundedWeights) { CheckBf16Gemm(GetParam(), false); }
+
+TEST_P(BackendOpsTest, Fp16PrefillGemmMatchesNaiveOnRoundedWeights) {
+  if (GetParam() != "cpu") GTEST_SKIP() << "a CPU option";
+  CheckBf16Gemm(GetParam(), true);
 }
 
 TEST_P(BackendOpsTest, RmsNormAndFuseNorms) {

@@ -99,6 +99,11 @@ TEST(EngineValidationTest, BadOptionsFailClearly) {
   r = HymbaEngine::Create(o);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(r.status().message().find("prefill_gemm"), std::string::npos) << r.status();
+  o.backend.device = "cuda";
+  o.backend.precision = "bf16";
+  r = HymbaEngine::Create(o);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("CPU"), std::string::npos) << r.status();
 }
 
 TEST(EngineValidationTest, CudaWithoutGpuOrBuildIsUnavailableNotACrash) {

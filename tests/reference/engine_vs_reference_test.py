@@ -14,7 +14,12 @@ Checks, on every tiny preset:
     RMS error, ||engine - reference|| / ||reference||. An absolute bound cannot be met: rounding
     only the weights of these random models to bf16 (no engine involved) already moves some
     logits by 0.2-0.35, so a correct bf16 engine lands near 0.5 max abs error but 1-3% relative
-    RMS; a wrong kernel or layout is off by 100%.
+    RMS; a wrong kernel or layout is off by 100%;
+  * on the bf16-weight presets, `--precision bf16` logits are within 5e-2 (max abs) of the
+    reference for prompts of W+1, 3W and 100 tokens (100 rows take the many-row GEMM path);
+  * `--precision bf16 --prefill-gemm fp16` on 100-token prompts (where the CPU has AVX512-FP16):
+    within 5e-2 relative RMS error, and different from the default path's logits (the option
+    reaches the kernel).
 """
 import json
 import os
@@ -230,6 +235,12 @@ class EngineVsReferenceTest(unittest.TestCase):
                 rel, msg = compare_logits(self, preset, tokens, TOL_BF16_COMPUTE_REL,
                                           "--precision", "bf16", "--prefill-gemm", "fp16")
                 self.assertLessEqual(rel, TOL_BF16_COMPUTE_REL, f"{preset} fp16 GEMMs: {msg}")
+                ids = ",".join(map(str, tokens))
+                runs = [np.asarray(run_cli("logits", "--model", model_dir(preset), "--tokens", ids,
+                                           "--all", "--precision", "bf16", "--prefill-gemm",
+                                           gemm)["logits"]) for gemm in ("default", "fp16")]
+                self.assertGreater(float(np.abs(runs[0] - runs[1]).max()), 1e-4,
+                                   f"{preset}: --prefill-gemm fp16 changed nothing")
 
 
 if __name__ == "__main__":

@@ -105,7 +105,7 @@ absl::Status RunBench(CliArgs& args) {
       "slot\":%.3f,"
       "\"peak_rss_mib\":%.1f}\n",
       info.model_name.c_str(), info.device.c_str(), info.precision.c_str(),
-      options.backend.prefill_gemm_fp16 ? "fp16" : "fp32", options.backend.threads, batch,
+      options.backend.prefill_gemm_fp16 ? "fp16" : "default", options.backend.threads, batch,
       prompt_len, gen_len, load_s, prefill_s, batch * prompt_len / prefill_s, decode_s,
       gen_len > 0 ? batch * gen_len / decode_s : 0.0, gen_len > 0 ? 1e3 * decode_s / gen_len : 0.0,
       info.weight_bytes / 1048576.0, info.streamed_weight_bytes / 1048576.0,

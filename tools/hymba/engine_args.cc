@@ -20,9 +20,9 @@ absl::StatusOr<engine::EngineOptions> EngineOptionsFromArgs(CliArgs& args,
   if (kv != "f32" && kv != "bf16")
     return absl::InvalidArgumentError("--kv-cache: expected f32 or bf16");
   o.kv_cache_bf16 = kv == "bf16";
-  const std::string gemm = args.StringOr("prefill-gemm", "fp32");
-  if (gemm != "fp32" && gemm != "fp16")
-    return absl::InvalidArgumentError("--prefill-gemm: expected fp32 or fp16");
+  const std::string gemm = args.StringOr("prefill-gemm", "default");
+  if (gemm != "default" && gemm != "fp16")
+    return absl::InvalidArgumentError("--prefill-gemm: expected default or fp16");
   o.backend.prefill_gemm_fp16 = gemm == "fp16";
   return o;
 }

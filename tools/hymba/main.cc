@@ -18,7 +18,7 @@ constexpr char kUsage[] =
     "           [--top-k K] [--top-p P] [--min-p P] [--repetition-penalty R] [--seed S]\n"
     "           [--stop TEXT] [--json] [--ignore-eos] [--precision P] [--threads N]\n"
     "  (every command: --precision f32|bf16|auto --threads N --device auto|cpu|cuda\n"
-    "   --max-slots S --max-seq-len L --kv-cache f32|bf16 --prefill-gemm fp32|fp16)\n"
+    "   --max-slots S --max-seq-len L --kv-cache f32|bf16 --prefill-gemm default|fp16)\n"
     "  bench    --model DIR --batch B --prompt-len P --gen-len G [--precision P] [--threads N]\n"
     "  bench    --model DIR --requests R --concurrency C --prompt-len P --gen-len G  (serving)\n"
     "  bench    --model DIR --batch 1,32,128 --context 1024,8192 [--gen-len G] [--prefill-seqs P]\n"

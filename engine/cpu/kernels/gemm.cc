@@ -39,6 +39,9 @@ dnnl::stream& CpuStream() {
 // them a few times costs less than widening all of them to fp32 for oneDNN (on the 1.5B shape,
 // 16 decode rows took 954 ms per step through the widening path).
 constexpr int kGemvPassRows = 4 * kGemvMaxRows;
+// With fp16_rows, more rows than this run gemm_f16.h: from 33 rows it beat two or more GEMV passes
+// (benchmarks/gemm_rows, weights in L3; from DRAM the passes cost more).
+constexpr int kF16MinRows = 2 * kGemvMaxRows;
 
 // Weights are packed for this row count; oneDNN's blocked layout serves every m.
 constexpr int kPackRows = 16;
@@ -211,15 +214,15 @@ absl::StatusOr<std::unique_ptr<CpuWeight>> CpuWeight::Pack(const HostMatrix& src
 
 void CpuWeight::Apply(const float* x, int ld_x, int m, float* y, int ld_y, bool accumulate) const {
   if (m == 0) return;
+  if (!impl_->f16_scales.empty() && m > kF16MinRows) {
+    GemmF16(*impl_->panels, impl_->f16_scales, x, ld_x, m, y, ld_y, accumulate);
+    return;
+  }
   if (impl_->bf16 && m <= kGemvPassRows && GemvBf16Available()) {
     // Up to kGemvMaxRows rows per pass over the weights.
     for (int r = 0; r < m; r += kGemvMaxRows)
       GemvBf16(*impl_->panels, x + static_cast<size_t>(r) * ld_x, ld_x,
                std::min(kGemvMaxRows, m - r), y + static_cast<size_t>(r) * ld_y, ld_y, accumulate);
-    return;
-  }
-  if (!impl_->f16_scales.empty()) {
-    GemmF16(*impl_->panels, impl_->f16_scales, x, ld_x, m, y, ld_y, accumulate);
     return;
   }
   // oneDNN's optimized matmul wants a dense source: a strided one falls back to its reference

@@ -3,12 +3,13 @@
 //
 // f32 precision: W is packed once into oneDNN's preferred blocked f32 layout; oneDNN matmul.
 // bf16 precision: W stays bf16 (half the bytes to stream), in the GEMV's column panels
-// (bf16_panels.h):
+// (bf16_panels.h). The rows are all of a step's packed tokens, prompt chunks and decodes alike:
+//   - packed with fp16_rows (the backend's prefill_gemm_fp16 option) and more than 32 rows:
+//     gemm_f16.h, fp16 products of scaled x and W with errors like those of rounding x to bf16,
+//     ahead of AMX too; so a sequence's logits can differ by that much between steps of up to
+//     32 tokens and larger ones;
 //   - up to 4·kGemvMaxRows rows (decode batches): the GEMV kernel in gemv_bf16.cc, in passes of
 //     kGemvMaxRows rows;
-//   - more rows, packed with fp16_rows (the backend's prefill_gemm_fp16 option): gemm_f16.h —
-//     fp16 products of scaled x and W, with an error below that of rounding x to bf16; so there
-//     a sequence's logits can differ by that much between small and large batches;
 //   - more rows, CPU with AMX: W is unpacked to a dense bf16 scratch and oneDNN's bf16 matmul
 //     runs (x rounded to bf16, with the same consequence);
 //   - more rows, otherwise: W is widened to fp32 a column block at a time (about 2 MiB, a core's
@@ -29,7 +30,8 @@ namespace hymba::engine::cpu {
 
 class CpuWeight : public PackedWeight {
  public:
-  // fp16_rows (with bf16): many-row Applies run gemm_f16.h. REQUIRES then GemmF16Available().
+  // fp16_rows (with bf16): Applies over more than 32 rows run gemm_f16.h. REQUIRES then
+  // GemmF16Available().
   static absl::StatusOr<std::unique_ptr<CpuWeight>> Pack(const HostMatrix& src, bool bf16,
                                                          bool fp16_rows = false);
   ~CpuWeight() override;

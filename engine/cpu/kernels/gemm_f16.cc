@@ -8,7 +8,12 @@
 #include <cstdint>
 
 // GCC 12 flags the deliberately undefined pass-through operands inside the AVX-512 intrinsics.
+#pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+// The kernels are compiled for AVX512-FP16 function by function, so that nothing else this file
+// instantiates (std::vector, std::min) carries those instructions into code other files share.
+#define HY_F16_KERNEL __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512fp16")))
 
 namespace hymba::engine::cpu {
 namespace {
@@ -30,8 +35,8 @@ float ScaleFor(float max, int lo_exp) {
 
 // Rows [r0, r0 + kTileRows) of x (rows past m are zero), scaled per row and rounded to fp16, as
 // `pairs` groups of kTileRows 32-bit pairs: tile[p·kTileRows + i] = (x[r0+i, 2p], x[r0+i, 2p+1]).
-void ConvertRowTile(const float* x, int ld_x, int m, int k, int r0, int pairs, uint32_t* tile,
-                    float* row_inv) {
+HY_F16_KERNEL void ConvertRowTile(const float* x, int ld_x, int m, int k, int r0, int pairs,
+                                  uint32_t* tile, float* row_inv) {
   alignas(64) uint16_t row16[16];
   for (int i = 0; i < kTileRows; ++i) {
     const int r = r0 + i;
@@ -46,7 +51,7 @@ void ConvertRowTile(const float* x, int ld_x, int m, int k, int r0, int pairs, u
       const __mmask16 mask = k - c >= 16 ? 0xffff : static_cast<__mmask16>((1u << (k - c)) - 1);
       vmax = _mm512_max_ps(vmax, _mm512_abs_ps(_mm512_maskz_loadu_ps(mask, xr + c)));
     }
-    const float scale = ScaleFor(_mm512_reduce_max_ps(vmax), 3);
+    const float scale = ScaleFor(_mm512_reduce_max_ps(vmax), 4);
     row_inv[i] = 1.0f / scale;
     const __m512 vs = _mm512_set1_ps(scale);
     for (int c = 0; c < k; c += 16) {
@@ -63,7 +68,8 @@ void ConvertRowTile(const float* x, int ld_x, int m, int k, int r0, int pairs, u
 
 // Panels [b0, b0 + count) of W scaled per column and converted to fp16, in the panel layout
 // (pairs() groups of kPanelCols (even, odd) fp16 pairs).
-void ConvertPanels(const Bf16Panels& w, const float* col_scale, int b0, int count, uint16_t* out) {
+HY_F16_KERNEL void ConvertPanels(const Bf16Panels& w, const float* col_scale, int b0, int count,
+                                 uint16_t* out) {
   const int pairs = w.pairs(), n = w.n();
   // Interleaves 16 even-k values (low half) with 16 odd-k values (high half).
   alignas(64) static const uint16_t kInterleave[32] = {0,  16, 1,  17, 2,  18, 3,  19, 4,  20, 5,
@@ -97,7 +103,7 @@ void ConvertPanels(const Bf16Panels& w, const float* col_scale, int b0, int coun
 
 // t[i·64 + j] = Σ over the panel's pairs of the (even or odd, by j's parity) products of row i
 // and lane j/2 of half j/32: fp16 runs of kF16Run pairs, summed in fp32.
-void TileProducts(const uint32_t* a, const uint16_t* panel, int pairs, float* t) {
+HY_F16_KERNEL void TileProducts(const uint32_t* a, const uint16_t* panel, int pairs, float* t) {
   for (int j = 0; j < kTileRows * kPairValues; j += 16) _mm512_store_ps(t + j, _mm512_setzero_ps());
   for (int p0 = 0; p0 < pairs; p0 += kF16Run) {
     const int p1 = std::min(pairs, p0 + kF16Run);
@@ -132,8 +138,8 @@ void TileProducts(const uint32_t* a, const uint16_t* panel, int pairs, float* t)
 }
 
 // y rows [r0, r0 + rows) and the panel's columns from c0: even + odd sums, scales undone.
-void StoreTile(const float* t, int rows, const float* row_inv, const float* col_inv, int c0, int n,
-               float* y, int ld_y, bool accumulate) {
+HY_F16_KERNEL void StoreTile(const float* t, int rows, const float* row_inv, const float* col_inv,
+                             int c0, int n, float* y, int ld_y, bool accumulate) {
   const __m512i evens =
       _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i odds = _mm512_add_epi32(evens, _mm512_set1_epi32(1));
@@ -172,10 +178,11 @@ std::vector<uint32_t>& RowScratch() {
 bool GemmF16Available() {
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
          __builtin_cpu_supports("avx512fp16");
 }
 
-std::vector<float> F16ColumnScales(const Bf16Panels& w) {
+HY_F16_KERNEL std::vector<float> F16ColumnScales(const Bf16Panels& w) {
   const int n = w.n(), pairs = w.pairs(), panels = w.panels();
   std::vector<float> scale(static_cast<size_t>(panels) * kPanelCols, 1.0f);
   const __m512i high = _mm512_set1_epi32(static_cast<int>(0xffff0000u));
@@ -192,15 +199,15 @@ std::vector<float> F16ColumnScales(const Bf16Panels& w) {
       alignas(64) float lane_max[16];
       _mm512_store_ps(lane_max, vmax);
       for (int j = 0; j < 16; ++j)
-        scale[static_cast<size_t>(b) * kPanelCols + h * 16 + j] = ScaleFor(lane_max[j], 0);
+        scale[static_cast<size_t>(b) * kPanelCols + h * 16 + j] = ScaleFor(lane_max[j], 4);
     }
   }
   scale.resize(n);
   return scale;
 }
 
-void GemmF16(const Bf16Panels& w, const std::vector<float>& col_scale, const float* x, int ld_x,
-             int m, float* y, int ld_y, bool accumulate) {
+HY_F16_KERNEL void GemmF16(const Bf16Panels& w, const std::vector<float>& col_scale, const float* x,
+                           int ld_x, int m, float* y, int ld_y, bool accumulate) {
   const int n = w.n(), k = w.k(), pairs = w.pairs(), panels = w.panels();
   const int tiles = (m + kTileRows - 1) / kTileRows;
   const int threads = omp_get_max_threads();
@@ -245,3 +252,5 @@ void GemmF16(const Bf16Panels& w, const std::vector<float>& col_scale, const flo
 }
 
 }  // namespace hymba::engine::cpu
+
+#pragma GCC diagnostic pop

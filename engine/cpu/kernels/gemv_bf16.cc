@@ -8,6 +8,10 @@
 // GCC 12 flags the deliberately undefined pass-through operand inside _mm512_slli_epi32.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
+// The kernels are compiled for AVX-512 function by function, so that nothing else this file
+// instantiates (std::vector) carries those instructions into code other files share.
+#define HY_GEMV_KERNEL __attribute__((target("avx512f,avx512bw")))
+
 namespace hymba::engine::cpu {
 
 bool GemvBf16Available() {
@@ -39,7 +43,7 @@ int ChunkPanels(int panels) {
 // One pair of a panel against M activation rows, into sum (M rows x 32 columns): the even k of
 // the pair uses xt[0, M), the odd k xt[M, 2M).
 template <int M>
-inline void PairStep(const uint32_t* w, const float* xt, __m512 (&sum)[M][2]) {
+HY_GEMV_KERNEL inline void PairStep(const uint32_t* w, const float* xt, __m512 (&sum)[M][2]) {
   _mm_prefetch(reinterpret_cast<const char*>(w + kPrefetchPairs * kPanelCols), _MM_HINT_T0);
   _mm_prefetch(reinterpret_cast<const char*>(w + kPrefetchPairs * kPanelCols + 16), _MM_HINT_T0);
   const __m512i high = _mm512_set1_epi32(static_cast<int>(0xFFFF0000u));
@@ -67,7 +71,8 @@ inline void PairStep(const uint32_t* w, const float* xt, __m512 (&sum)[M][2]) {
 // faster than two). Where the registers allow, each stream has its own accumulators, so that a
 // few rows still have enough independent FMA chains.
 template <int M, int S>
-void Panel(const uint32_t* w, int pairs, const float* xt, int cols, float* y, int ld_y, bool acc) {
+HY_GEMV_KERNEL void Panel(const uint32_t* w, int pairs, const float* xt, int cols, float* y,
+                          int ld_y, bool acc) {
   // An accumulator set per stream where the registers allow, else one set for all streams.
   constexpr int A = 2 * M * S <= 16 ? S : 1;
   __m512 sum[A][M][2];
