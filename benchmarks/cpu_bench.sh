@@ -9,8 +9,8 @@
 # can run at one core's rate for a while.
 #
 # Usage: benchmarks/cpu_bench.sh [build_dir] [model_dir]   (env THREADS=2, PRECISION=bf16,
-#   ROUNDS=3, PREFILL_GEMM=default or fp16: hymba's --prefill-gemm). Writes the checkpoint with tools/make_checkpoint.py when model_dir lacks one
-#   (~3 GB, never committed). Prints one JSON object per measurement and a summary.
+#   ROUNDS=3, PREFILL_GEMM=default or fp16: hymba's --prefill-gemm). Writes the checkpoint with
+#   tools/make_checkpoint.py when model_dir lacks one (~3 GB, never committed). Prints one JSON object per measurement and a summary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -85,7 +85,8 @@ print(json.dumps({
     "prefill512_fraction_of_fp32_fma_peak": round(b512["prefill_tok_s"] * flops_per_token / (r["fma"]["fp32_fma_gop_s"] * 1e9), 3),
     "prefill_tok_s_at_fp32_fma_peak": round(r["fma"]["fp32_fma_gop_s"] * 1e9 / flops_per_token, 1),
     "prefill_gemm": b512["prefill_gemm"],
-    "prefill_tok_s_at_fp16_fma_peak": round(r["fma"].get("fp16_fma_gop_s", 0) * 1e9 / flops_per_token, 1),
+    "prefill_tok_s_at_fp16_fma_peak":
+        round(r["fma"].get("fp16_fma_gop_s", 0) * 1e9 / flops_per_token, 1),
     "rounds": per_round,
     "gemm_peak": r["gemm"],
     "fma_peak": r["fma"],
