@@ -10,11 +10,11 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <memory>
 #include <random>
 #include <vector>
 
+#include "engine/base/bf16.h"
 #include "engine/cpu/kernels/gemm.h"
 #include "engine/cpu/kernels/gemm_f16.h"
 
@@ -46,12 +46,7 @@ int main(int argc, char** argv) {
   for (const auto& s : shapes) {
     const int n = s[0], k = s[1];
     std::vector<uint16_t> w(static_cast<size_t>(n) * k);
-    for (auto& v : w) {
-      const float f = 0.02f * dist(rng);
-      uint32_t bits;
-      std::memcpy(&bits, &f, 4);
-      v = static_cast<uint16_t>(bits >> 16);
-    }
+    for (auto& v : w) v = hymba::F32ToBf16Bits(0.02f * dist(rng));
     Weight weight;
     for (int path = 0; path < (fp16 ? 2 : 1); ++path) {
       auto packed = CpuWeight::Pack(HostMatrix{w.data(), true, n, k}, true, path == 1);
