@@ -19,9 +19,10 @@ struct BackendOptions {
   std::string device = "auto";     // auto (cuda when a GPU is present, else cpu) | cpu | cuda
   std::string precision = "auto";  // auto | f32 | bf16
   int threads = 0;                 // CPU worker threads; 0 = all cores
-  // CPU, bf16 precision: GEMMs over many rows (prefill) in AVX512-FP16 arithmetic, fp16 runs of
-  // 32 products summed in fp32 (engine/cpu/kernels/gemm_f16.h). Faster where the CPU has
-  // AVX512-FP16 but not AMX; each GEMM output moves by about 1e-3 of its size.
+  // CPU, bf16 precision: GEMMs over more than 32 rows (prompt chunks and the decodes that share
+  // their steps) in AVX512-FP16 arithmetic, fp16 runs of 32 products summed in fp32
+  // (engine/cpu/kernels/gemm_f16.h). Faster where the CPU has AVX512-FP16 but not AMX; the error
+  // is that of rounding the activations to bf16 or less.
   bool prefill_gemm_fp16 = false;
 };
 

@@ -52,7 +52,7 @@ absl::StatusOr<std::unique_ptr<CpuBackend>> CpuBackend::Create(const CpuBackendO
   auto backend = std::unique_ptr<CpuBackend>(new CpuBackend(options, threads));
   backend->PrepareThread();
   if (options.precision == Precision::kBf16) {
-    spdlog::info("cpu backend: {} threads; bf16 GEMMs over many rows: {}", threads,
+    spdlog::info("cpu backend: {} threads; bf16 GEMMs over more than 32 rows: {}", threads,
                  options.prefill_gemm_fp16 ? "AVX512-FP16 (fp16 runs of 32 products, fp32 sums)"
                  : cpu::CpuHasAmxBf16()    ? "AMX-BF16 (oneDNN)"
                                            : "fp32 FMA on widened weights (oneDNN)");
