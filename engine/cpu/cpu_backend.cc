@@ -52,10 +52,11 @@ absl::StatusOr<std::unique_ptr<CpuBackend>> CpuBackend::Create(const CpuBackendO
   auto backend = std::unique_ptr<CpuBackend>(new CpuBackend(options, threads));
   backend->PrepareThread();
   if (options.precision == Precision::kBf16) {
-    spdlog::info("cpu backend: {} threads; bf16 GEMMs over more than 32 rows: {}", threads,
-                 options.prefill_gemm_fp16 ? "AVX512-FP16 (fp16 runs of 32 products, fp32 sums)"
-                 : cpu::CpuHasAmxBf16()    ? "AMX-BF16 (oneDNN)"
-                                           : "fp32 FMA on widened weights (oneDNN)");
+    spdlog::info("cpu backend: {} threads; bf16 GEMMs over {}", threads,
+                 options.prefill_gemm_fp16
+                     ? "32 rows: AVX512-FP16 (fp16 runs of 32 products, fp32 sums)"
+                 : cpu::CpuHasAmxBf16() ? "64 rows: AMX-BF16 (oneDNN)"
+                                        : "64 rows: fp32 FMA on widened weights (oneDNN)");
   }
   return backend;
 }
