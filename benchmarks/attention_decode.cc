@@ -13,6 +13,7 @@
 #include <random>
 #include <vector>
 
+#include "benchmarks/attention_shape.h"
 #include "engine/cpu/kernels/cpu_kernels.h"
 
 using hymba::engine::AttentionArgs;
@@ -25,20 +26,20 @@ int main(int argc, char** argv) {
   for (int i = 3; i < argc; ++i) contexts.push_back(std::atoi(argv[i]));
   if (contexts.empty()) contexts = {256, 1024, 4096};
   omp_set_num_threads(threads);
-  // dq = hidden / heads = 1600 / 25, dv = d_inner / heads = 3200 / 25.
-  const int nh = 25, kvh = 5, dq = 64, dv = 128, meta = 128;
+  using namespace hymba::bench;
+  const int nh = kHeads, kvh = kKvHeads, dq = kDq, dv = kDv, meta = kMeta;
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
   for (int context : contexts) {
     const int capacity = context + 16;
-    const size_t ring_floats = static_cast<size_t>(batch) * capacity * kvh * dq;
+    const size_t ring_rows = static_cast<size_t>(batch) * capacity * kvh;
     // Enough layers for ~512 MiB of K/V, past the L3.
     const size_t kv_mib = getenv("KV_MIB") ? atoi(getenv("KV_MIB")) : 512;
-    const int layers = std::max<size_t>(1, (kv_mib << 20) / (ring_floats * 8));
+    const int layers = std::max<size_t>(1, (kv_mib << 20) / (ring_rows * (dq + dv) * 4));
     std::vector<std::vector<float>> ring_k(layers), ring_v(layers);
     for (int l = 0; l < layers; ++l) {
-      ring_k[l].resize(ring_floats);
-      ring_v[l].resize(ring_floats);
+      ring_k[l].resize(ring_rows * dq);
+      ring_v[l].resize(ring_rows * dv);
       for (auto& x : ring_k[l]) x = dist(rng);
       for (auto& x : ring_v[l]) x = dist(rng);
     }
@@ -50,27 +51,12 @@ int main(int argc, char** argv) {
     for (auto& x : q) x = dist(rng);
     std::vector<SeqSpan> seqs;
     for (int b = 0; b < batch; ++b) seqs.push_back(SeqSpan{b, b, 1, meta + context});
-    AttentionArgs a;
-    a.seqs = seqs;
-    a.q = q.data();
-    a.ld_q = nh * dq;
+    AttentionArgs a =
+        HeadShapeArgs(seqs, q.data(), out.data(), prefix_k.data(), prefix_v.data(), capacity);
     a.k = k.data();
     a.ld_k = kvh * dq;
     a.v = v.data();
     a.ld_v = kvh * dv;
-    a.out = out.data();
-    a.ld_out = nh * dv;
-    a.prefix_k = prefix_k.data();
-    a.prefix_v = prefix_v.data();
-    a.prefix_len = meta;
-    a.capacity = capacity;
-    a.window = 0;
-    a.num_meta = meta;
-    a.nh = nh;
-    a.kvh = kvh;
-    a.dq = dq;
-    a.dv = dv;
-    a.scale = 0.125f;
     double best = 1e30;
     for (int rep = 0; rep < std::max(3, 64 / layers); ++rep) {
       const auto t0 = std::chrono::steady_clock::now();

@@ -14,6 +14,7 @@
 #include <random>
 #include <vector>
 
+#include "benchmarks/attention_shape.h"
 #include "engine/cpu/kernels/cpu_kernels.h"
 
 using hymba::engine::AttentionArgs;
@@ -25,8 +26,8 @@ int main(int argc, char** argv) {
   for (int i = 2; i < argc; ++i) lengths.push_back(std::atoi(argv[i]));
   if (lengths.empty()) lengths = {128, 512};
   omp_set_num_threads(threads);
-  // dq = hidden / heads = 1600 / 25, dv = d_inner / heads = 3200 / 25.
-  const int nh = 25, kvh = 5, dq = 64, dv = 128, meta = 128;
+  using namespace hymba::bench;
+  const int nh = kHeads, kvh = kKvHeads, dq = kDq, dv = kDv, meta = kMeta;
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
   for (int len : lengths) {
@@ -37,29 +38,14 @@ int main(int argc, char** argv) {
       for (auto& x : *v) x = dist(rng);
     std::vector<float> ring(kvh * (dq + dv));  // unused: the ring is empty
     const std::vector<SeqSpan> seqs = {SeqSpan{0, 0, len, meta}};
-    AttentionArgs a;
-    a.seqs = seqs;
-    a.q = q.data();
-    a.ld_q = nh * dq;
+    AttentionArgs a =
+        HeadShapeArgs(seqs, q.data(), out.data(), prefix_k.data(), prefix_v.data(), 1);
     a.k = kv.data();
     a.ld_k = kvh * (dq + dv);
     a.v = kv.data() + kvh * dq;
     a.ld_v = kvh * (dq + dv);
-    a.out = out.data();
-    a.ld_out = nh * dv;
-    a.prefix_k = prefix_k.data();
-    a.prefix_v = prefix_v.data();
-    a.prefix_len = meta;
     a.ring_k = ring.data();
     a.ring_v = ring.data();
-    a.capacity = 1;
-    a.window = 0;
-    a.num_meta = meta;
-    a.nh = nh;
-    a.kvh = kvh;
-    a.dq = dq;
-    a.dv = dv;
-    a.scale = 0.125f;
     double best = 1e30;
     for (int rep = 0; rep < 5; ++rep) {
       const auto t0 = std::chrono::steady_clock::now();
