@@ -13,9 +13,9 @@ constexpr int kHeads = 25, kKvHeads = 5, kDq = 64, kDv = 128, kMeta = 128;
 // Arguments for full attention at that shape: queries q [T, heads, dq], outputs out
 // [T, heads, dv], the meta tokens' K/V in prefix_k / prefix_v and a K/V ring of `capacity` rows
 // per slot (ring_k / ring_v set by the caller). The caller sets k, v and their strides.
-inline engine::AttentionArgs HeadShapeArgs(const std::vector<engine::SeqSpan>& seqs,
-                                           const float* q, float* out, const float* prefix_k,
-                                           const float* prefix_v, int capacity) {
+inline engine::AttentionArgs HeadShapeArgs(const std::vector<engine::SeqSpan>& seqs, const float* q,
+                                           float* out, const float* prefix_k, const float* prefix_v,
+                                           int capacity) {
   engine::AttentionArgs a;
   a.seqs = seqs;
   a.q = q;
